@@ -1,0 +1,33 @@
+"""Shared fixtures: offline mode, the tiny model, the real benchmark files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# No network in CI: fail fast instead of retrying Hub requests.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("WANDB_DISABLED", "true")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TTRL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data``: the real AIME 2024 / AMC / MATH-500 files (never copied into the repo)."""
+    if not (SHARED_DATA / "aime24.json").is_file():
+        pytest.fail(f"benchmark files not found in {SHARED_DATA}; set TTRL_SHARED_DATA to the folder holding them")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3 model + character tokenizer, saved once per test session."""
+    from ttrl_trl.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))

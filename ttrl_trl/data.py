@@ -1,0 +1,151 @@
+"""Benchmark and dataset loading, and the one prompt that training and evaluation share.
+
+TTRL trains on the unlabelled test questions and evaluates on the same questions, so both sides
+must see the same prompt and the same parsing of the answer column; this module is that single
+place. A dataset is named in one of three ways:
+
+* a short benchmark name (``aime24``, ``amc``, ``math500``): the Hub dataset of
+  ``../shared/REFERENCE.md``, or ``<data_dir>/<name>.json`` when ``data_dir`` holds the TTRL file;
+* a local ``.json`` / ``.jsonl`` / ``.parquet`` file (the official TTRL layout included);
+* any other Hub dataset id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset, load_dataset
+
+DEFAULT_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
+PROBLEM_COLUMN_CANDIDATES = ("problem", "prompt", "question")
+ANSWER_COLUMN_CANDIDATES = ("answer", "solution_answer", "final_answer")
+LOCAL_FORMATS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used as asked; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """Where a named benchmark lives on the Hub, and which columns hold its text and answer."""
+
+    hub_id: str
+    split: str
+    problem_column: str
+    answer_column: str
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "aime24": Benchmark("HuggingFaceH4/aime_2024", "train", "problem", "answer"),
+    "amc": Benchmark("AI-MO/aimo-validation-amc", "train", "problem", "answer"),
+    "math500": Benchmark("HuggingFaceH4/MATH-500", "test", "problem", "answer"),
+}
+
+
+def build_prompt(problem: str, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT) -> list[dict[str, str]]:
+    """The conversational prompt for one problem: the problem as the user turn.
+
+    The system message is the Qwen2.5-Math default. Sending it explicitly gives the same text
+    for Qwen2.5-Math (whose template would insert it) and the right instruction for models whose
+    template has no such default. ``system_prompt=None`` sends the problem alone.
+    """
+    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    messages.append({"role": "user", "content": problem})
+    return messages
+
+
+def _pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], field: str) -> str | None:
+    if wanted is not None:
+        if wanted not in columns:
+            raise DatasetError(
+                f"Column {wanted!r} (set by `{field}`) is not in the dataset; its columns are {columns}. "
+                f"Pass `--{field} <column>` with one of them."
+            )
+        return wanted
+    return next((c for c in candidates if c in columns), None)
+
+
+def _load_raw(dataset: str, split: str | None, data_dir: str | Path | None) -> tuple[Dataset, Benchmark | None]:
+    path = Path(dataset).expanduser()
+    if path.suffix in LOCAL_FORMATS:
+        if not path.is_file():
+            raise DatasetError(f"`dataset` points at {str(path)!r}, which does not exist.")
+        return load_dataset(LOCAL_FORMATS[path.suffix], data_files=str(path), split="train"), None
+    bench = BENCHMARKS.get(dataset.lower())
+    if bench is not None and data_dir is not None:
+        local = Path(data_dir).expanduser() / f"{dataset.lower()}.json"
+        if local.is_file():
+            return load_dataset("json", data_files=str(local), split="train"), None
+    hub_id = bench.hub_id if bench else dataset
+    if bench is None and "/" not in dataset:
+        raise DatasetError(
+            f"Unknown dataset {dataset!r}: not a benchmark name ({', '.join(BENCHMARKS)}), not a local "
+            f".json/.jsonl/.parquet file, and not a Hub id (owner/name)."
+        )
+    try:
+        return load_dataset(hub_id, split=split or (bench.split if bench else "train")), bench
+    except Exception as err:  # offline, gated, misspelt: say what to do instead
+        raise DatasetError(
+            f"Could not load dataset {dataset!r} (Hub id {hub_id!r}): {type(err).__name__}: {err}. "
+            f"Offline, point `dataset` at a local JSON/JSONL/parquet file with a problem and an answer column, "
+            f"e.g. `--dataset ../shared/data/{dataset.lower() if bench else 'aime24'}.json`"
+            + (", or pass `--data_dir` to a folder holding it." if bench else ".")
+        ) from err
+
+
+def load_problems(
+    dataset: str,
+    split: str | None = None,
+    problem_column: str | None = None,
+    answer_column: str | None = None,
+    system_prompt: str | None = DEFAULT_SYSTEM_PROMPT,
+    require_answer: bool = False,
+    data_dir: str | Path | None = None,
+    max_problems: int | None = None,
+) -> Dataset:
+    """Load a benchmark as a dataset with ``problem``, conversational ``prompt`` and, if known, ``answer``.
+
+    The answer column is optional for training (TTRL never rewards with it; it is only logged)
+    and required for evaluation (``require_answer=True``). Answers are kept as strings, so AMC's
+    floats (``142.0``) reach the grader as text.
+    """
+    raw, bench = _load_raw(dataset, split, data_dir)
+    columns = list(raw.column_names)
+    problem_col = _pick_column(
+        columns, problem_column or (bench.problem_column if bench and bench.problem_column in columns else None),
+        PROBLEM_COLUMN_CANDIDATES, "problem_column",
+    )
+    if problem_col is None:
+        raise DatasetError(
+            f"Dataset {dataset!r} has no problem column (looked for {list(PROBLEM_COLUMN_CANDIDATES)}); its columns "
+            f"are {columns}. Pass `--problem_column <column>`."
+        )
+    answer_col = _pick_column(columns, answer_column, ANSWER_COLUMN_CANDIDATES, "answer_column")
+    if require_answer and answer_col is None:
+        raise DatasetError(
+            f"Dataset {dataset!r} has no answer column (looked for {list(ANSWER_COLUMN_CANDIDATES)}); its columns "
+            f"are {columns}. Evaluation needs gold answers: pass `--answer_column <column>`."
+        )
+    if len(raw) == 0:
+        raise DatasetError(f"Dataset {dataset!r} is empty: there is nothing to train or evaluate on.")
+    if max_problems is not None:
+        raw = raw.select(range(min(max_problems, len(raw))))
+
+    def to_row(example: dict[str, Any]) -> dict[str, Any]:
+        value = example[problem_col]
+        if isinstance(value, list):  # already conversational: keep as is, take the last user turn as text
+            prompt, problem = value, next(m["content"] for m in reversed(value) if m["role"] == "user")
+        else:
+            prompt, problem = build_prompt(str(value), system_prompt), str(value)
+        row = {"problem": problem, "prompt": prompt}
+        if answer_col is not None:
+            answer = example[answer_col]
+            row["answer"] = None if answer is None else str(answer)
+        return row
+
+    keep = {"id", "source"} & set(columns)
+    out = raw.map(to_row, remove_columns=[c for c in columns if c not in keep])
+    return out
