@@ -68,17 +68,26 @@ def _pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, 
     return next((c for c in candidates if c in columns), None)
 
 
+def _load_local(path: Path) -> Dataset:
+    try:
+        return load_dataset(LOCAL_FORMATS[path.suffix], data_files=str(path), split="train")
+    except ValueError as err:  # datasets says "corresponds to no data" for an empty file or list
+        if "no data" in str(err):
+            raise DatasetError(f"Dataset file {str(path)!r} is empty: there is nothing to train or evaluate on.") from err
+        raise DatasetError(f"Could not read {str(path)!r} as {LOCAL_FORMATS[path.suffix]}: {err}") from err
+
+
 def _load_raw(dataset: str, split: str | None, data_dir: str | Path | None) -> tuple[Dataset, Benchmark | None]:
     path = Path(dataset).expanduser()
     if path.suffix in LOCAL_FORMATS:
         if not path.is_file():
             raise DatasetError(f"`dataset` points at {str(path)!r}, which does not exist.")
-        return load_dataset(LOCAL_FORMATS[path.suffix], data_files=str(path), split="train"), None
+        return _load_local(path), None
     bench = BENCHMARKS.get(dataset.lower())
     if bench is not None and data_dir is not None:
         local = Path(data_dir).expanduser() / f"{dataset.lower()}.json"
         if local.is_file():
-            return load_dataset("json", data_files=str(local), split="train"), None
+            return _load_local(local), None
     hub_id = bench.hub_id if bench else dataset
     if bench is None and "/" not in dataset:
         raise DatasetError(

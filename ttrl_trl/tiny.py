@@ -96,3 +96,21 @@ def build_tiny_model(
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ttrl_trl.tiny --output_dir outputs/tiny-model``: build the offline tiny model."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--output_dir", default="outputs/tiny-model")
+    parser.add_argument("--hidden_size", type=int, default=64)
+    parser.add_argument("--num_layers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    path = build_tiny_model(args.output_dir, hidden_size=args.hidden_size, num_layers=args.num_layers, seed=args.seed)
+    print(f"tiny model saved to {path}")
+
+
+if __name__ == "__main__":
+    main()

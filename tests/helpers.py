@@ -1,0 +1,69 @@
+"""Small builders shared by the trainer tests."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from ttrl_trl.config import TTRLConfig
+from ttrl_trl.data import build_prompt
+
+
+def toy_dataset(num_problems: int = 4, answers: list[str] | None = None) -> Dataset:
+    """Problems tagged ``Q<i>`` so a scripted generator (and the tests) can tell them apart."""
+    rows = [{"prompt": build_prompt(f"Q{i}", system_prompt=None)} for i in range(num_problems)]
+    if answers is not None:
+        for row, answer in zip(rows, answers):
+            row["answer"] = answer
+    return Dataset.from_list(rows)
+
+
+def tiny_config(output_dir: Path, **overrides: Any) -> TTRLConfig:
+    """A TTRLConfig that trains the tiny model on a CPU in seconds."""
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=8,
+        num_generations=4,
+        n_votes_per_prompt=8,
+        max_completion_length=12,
+        learning_rate=1e-3,
+        max_steps=1,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        bf16=False,
+        use_cpu=True,
+        gradient_checkpointing=False,
+        seed=0,
+        beta=0.0,
+    )
+    kwargs.update(overrides)
+    return TTRLConfig(**kwargs)
+
+
+class ScriptedGenerator:
+    """Stands in for TRL's generation call: answers drawn from a fixed per-problem distribution.
+
+    Each completion reads ``Q<i> #<serial> \\boxed{<answer>}`` (or no box), so a test can check
+    which prompt a kept completion belongs to and recompute every vote from ``self.generated``.
+    """
+
+    def __init__(self, tokenizer: Any, seed: int = 0, choices: tuple[str | None, ...] = ("1", "1", "2", None)):
+        self.tokenizer = tokenizer
+        self.rng = random.Random(seed)
+        self.choices = choices
+        self.generated: list[tuple[str, str]] = []  # (problem tag, completion text), every vote
+
+    def __call__(self, trainer, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+        completion_ids = []
+        for ids in prompt_ids:
+            tag = re.search(r"Q\d+", self.tokenizer.decode(ids, skip_special_tokens=True)).group(0)
+            answer = self.rng.choice(self.choices)
+            text = f"{tag} #{len(self.generated)} " + (f"\\boxed{{{answer}}}" if answer else "no idea")
+            self.generated.append((tag, text))
+            completion_ids.append(self.tokenizer(text)["input_ids"] + [self.tokenizer.eos_token_id])
+        return completion_ids, None

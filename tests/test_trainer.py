@@ -1,0 +1,137 @@
+"""TTRLTrainer: votes over n_votes, trains on a subsample, rewards = vote matches, truth only logged."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import pytest
+import torch
+import trl
+from helpers import ScriptedGenerator, tiny_config, toy_dataset
+from transformers import AutoTokenizer
+
+from ttrl_trl.trainer import TTRLTrainer
+from ttrl_trl.voting import answers_equivalent, extract_answer, majority_vote
+
+
+class RewardSpy:
+    """A zero-weight reward function that records what the trainer hands to reward functions."""
+
+    __name__ = "spy"
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, prompts, completions, **kwargs):
+        self.calls.append({"prompts": prompts, "completions": completions, **kwargs})
+        return [0.0] * len(completions)
+
+
+def _patch_generator(generator):
+    """Bind the scripted generator as TRL's generation call (signature: self, prompt_ids, ...)."""
+
+    def fake(trainer, *args, **kwargs):
+        return generator(trainer, *args, **kwargs)
+
+    return fake
+
+
+@pytest.fixture
+def scripted(monkeypatch, tiny_model_path, tmp_path):
+    def build(dataset, seed=0, **overrides):
+        tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+        generator = ScriptedGenerator(tokenizer, seed=seed)
+        monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", _patch_generator(generator))
+        spy = RewardSpy()
+        from ttrl_trl.rewards import majority_vote_reward
+
+        args = tiny_config(tmp_path / f"out-{seed}-{len(spy.calls)}", reward_weights=[1.0, 0.0], **overrides)
+        trainer = TTRLTrainer(
+            model=str(tiny_model_path),
+            reward_funcs=[majority_vote_reward, spy],
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+        )
+        return trainer, generator, spy
+
+    return build
+
+
+def _votes_by_tag(generator):
+    votes = defaultdict(list)
+    for tag, text in generator.generated:
+        votes[tag].append(text)
+    return votes
+
+
+def test_rewards_equal_vote_matches_and_keep_prompt_alignment(scripted):
+    torch.manual_seed(0)
+    trainer, generator, spy = scripted(toy_dataset(4), n_votes_per_prompt=16, num_generations=4)
+    trainer.train()
+
+    # 2 prompts per step x 16 votes were generated; 2 x 4 were kept for the loss.
+    assert len(generator.generated) == 2 * 16
+    call = spy.calls[0]
+    assert len(call["completions"]) == 8
+    votes = _votes_by_tag(generator)
+    assert all(len(v) == 16 for v in votes.values())
+    for prompt, completion, match in zip(call["prompts"], call["completions"], call["ttrl_match"]):
+        text = completion[0]["content"] if isinstance(completion, list) else completion
+        prompt_tag = re.search(r"Q\d+", prompt[-1]["content"]).group(0)
+        assert text.startswith(prompt_tag + " ")  # the kept completion belongs to its own prompt
+        assert text in votes[prompt_tag]  # ... and is one of that prompt's votes
+        label = majority_vote(votes[prompt_tag]).label  # vote recomputed independently over all 16
+        expected = label is not None and answers_equivalent(extract_answer(text), label)
+        assert match == expected
+    # The majority reward the trainer logged is the mean of those matches.
+    logged = [h for h in trainer.state.log_history if "rewards/ttrl_majority/mean" in h][0]
+    assert logged["rewards/ttrl_majority/mean"] == pytest.approx(sum(call["ttrl_match"]) / 8)
+
+
+def test_subsample_is_random_not_the_first_round(scripted):
+    trainer, generator, spy = scripted(toy_dataset(4), n_votes_per_prompt=16, num_generations=4, max_steps=2)
+    trainer.train()
+    first_round = {text for i, (_, text) in enumerate(generator.generated) if (i // 8) % 4 == 0}
+    kept = [c[0]["content"] if isinstance(c, list) else c for call in spy.calls for c in call["completions"]]
+    assert any(text not in first_round for text in kept)
+
+
+def test_ground_truth_changes_metrics_but_not_the_loss(scripted):
+    results = []
+    for answers in (["1", "1", "1", "1"], ["2", "2", "2", "2"]):
+        torch.manual_seed(0)
+        trainer, _, _ = scripted(toy_dataset(4, answers=answers), seed=0, max_steps=2)
+        trainer.train()
+        params = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
+        metrics = [h for h in trainer.state.log_history if "ttrl/label_accuracy" in h]
+        results.append((params, metrics))
+    (params_a, metrics_a), (params_b, metrics_b) = results
+    assert torch.equal(params_a, params_b)
+    assert [m["loss"] for m in metrics_a] == [m["loss"] for m in metrics_b]
+    assert [m["ttrl/label_accuracy"] for m in metrics_a] != [m["ttrl/label_accuracy"] for m in metrics_b]
+
+
+def test_no_answer_group_gives_zero_advantage_and_is_counted(monkeypatch, tiny_model_path, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    generator = ScriptedGenerator(tokenizer, choices=(None,))
+    monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", _patch_generator(generator))
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path),
+        args=tiny_config(tmp_path / "out", n_votes_per_prompt=4, num_generations=4),
+        train_dataset=toy_dataset(2, answers=["1", "2"]),
+        processing_class=tokenizer,
+    )
+    trainer.train()
+    logs = [h for h in trainer.state.log_history if "ttrl/no_answer_rate" in h][0]
+    assert logs["ttrl/no_answer_rate"] == 1.0
+    assert logs["ttrl/majority_ratio"] == 0.0
+    assert logs["ttrl/label_accuracy"] == 0.0
+    assert logs["reward"] == 0.0
+    assert logs["loss"] == 0.0
+
+
+def test_requires_ttrl_config(tiny_model_path):
+    with pytest.raises(TypeError, match="TTRLConfig"):
+        TTRLTrainer(model=str(tiny_model_path), args=trl.GRPOConfig(output_dir="x", bf16=False, report_to="none"))

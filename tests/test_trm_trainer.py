@@ -1,0 +1,150 @@
+"""Trust Region Masking inside TTRLTrainer: exact zeros, all-N normaliser, logged masked fraction."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import trl
+from helpers import ScriptedGenerator, tiny_config, toy_dataset
+from transformers import AutoTokenizer
+
+from ttrl_trl.trainer import TTRLTrainer
+
+LOSS_TYPES = ["grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo"]
+
+
+def _batch(trainer: TTRLTrainer, shift: torch.Tensor, advantages: torch.Tensor) -> dict:
+    """Random completions with ragged lengths; pi_roll = pi_theta + ``shift`` per sequence."""
+    gen = torch.Generator().manual_seed(0)
+    batch, prompt_len, completion_len = len(advantages), 5, 9
+    vocab = trainer.model.config.vocab_size
+    prompt_ids = torch.randint(5, vocab, (batch, prompt_len), generator=gen)
+    completion_ids = torch.randint(5, vocab, (batch, completion_len), generator=gen)
+    lengths = torch.tensor([9, 4, 7, 1, 6, 9][:batch])
+    completion_mask = (torch.arange(completion_len)[None, :] < lengths[:, None]).long()
+    prompt_mask = torch.ones_like(prompt_ids)
+    with torch.no_grad():
+        logps, _, _ = trainer._get_per_token_logps_and_entropies(
+            trainer.model,
+            torch.cat([prompt_ids, completion_ids], 1),
+            torch.cat([prompt_mask, completion_mask], 1),
+            completion_len,
+        )
+    return {
+        "prompt_ids": prompt_ids,
+        "prompt_mask": prompt_mask,
+        "completion_ids": completion_ids,
+        "completion_mask": completion_mask,
+        "advantages": advantages,
+        "old_per_token_logps": logps - shift[:, None],
+        "num_items_in_batch": completion_mask.sum(),
+    }
+
+
+def _loss_and_grad(trainer: TTRLTrainer, inputs: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    trainer.model.zero_grad()
+    loss = trainer._compute_loss(trainer.model, inputs)
+    loss.backward()
+    grad = torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])
+    return loss.detach(), grad
+
+
+@pytest.fixture(scope="module")
+def trainers(tiny_model_path, tmp_path_factory):
+    built = {}
+    for loss_type in LOSS_TYPES:
+        args = tiny_config(
+            tmp_path_factory.mktemp(loss_type), loss_type=loss_type, trm_delta_max=0.5, trm_delta_avg=None
+        )
+        trainer = TTRLTrainer(model=str(tiny_model_path), args=args, train_dataset=toy_dataset(2))
+        trainer.model.train()
+        trainer.current_gradient_accumulation_steps = 1
+        built[loss_type] = trainer
+    return built
+
+
+@pytest.mark.parametrize("loss_type", LOSS_TYPES)
+def test_masked_sequences_equal_zeroed_advantages_with_the_same_denominator(trainers, loss_type):
+    trainer = trainers[loss_type]
+    advantages = torch.tensor([1.0, -0.5, 0.7, 2.0, -1.2, 0.3])
+    # Sequences 1 and 3 leave the trust region (|log rho| = 1 > delta_max = 0.5); the rest are on-policy.
+    shift = torch.tensor([0.0, 1.0, 0.0, -1.0, 0.0, 0.0])
+    inputs = _batch(trainer, shift, advantages)
+    loss_trm, grad_trm = _loss_and_grad(trainer, inputs)
+    assert trainer._metrics["train"]["trm/masked_fraction"][-1] == pytest.approx(2 / 6)
+
+    # Reference: TRM off, the two sequences' advantages zeroed, everything else (incl. the tokens
+    # of the masked sequences in every normaliser) untouched.
+    zeroed = dict(inputs, advantages=advantages * (shift == 0))
+    trainer.off_policy_mask_threshold = None
+    try:
+        loss_ref, grad_ref = _loss_and_grad(trainer, zeroed)
+    finally:
+        trainer.off_policy_mask_threshold = float("inf")
+    torch.testing.assert_close(loss_trm, loss_ref, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(grad_trm, grad_ref, rtol=1e-5, atol=1e-8)
+    assert grad_trm.abs().sum() > 0  # the kept sequences still learn
+
+    # Masked sequences contribute exactly zero: changing their advantages changes nothing.
+    other = dict(inputs, advantages=torch.where(shift != 0, advantages * -7.0, advantages))
+    loss_other, grad_other = _loss_and_grad(trainer, other)
+    assert torch.equal(loss_other, loss_trm)
+    assert torch.equal(grad_other, grad_trm)
+
+
+def test_loose_bounds_leave_the_loss_bit_for_bit_unchanged(trainers):
+    trainer = trainers["dapo"]
+    advantages = torch.tensor([1.0, -0.5, 0.7, 2.0])
+    inputs = _batch(trainer, torch.tensor([0.0, 0.1, -0.1, 0.05]), advantages)
+    trainer.args.trm_delta_max = 1e9
+    try:
+        loss_trm, grad_trm = _loss_and_grad(trainer, inputs)
+        trainer.off_policy_mask_threshold = None
+        loss_off, grad_off = _loss_and_grad(trainer, inputs)
+    finally:
+        trainer.args.trm_delta_max = 0.5
+        trainer.off_policy_mask_threshold = float("inf")
+    assert torch.equal(loss_trm, loss_off)
+    assert torch.equal(grad_trm, grad_off)
+
+
+def test_stale_rollouts_are_masked_during_training(monkeypatch, tiny_model_path, tmp_path):
+    """Two optimiser steps per generation: the second step trains on rollouts of the old policy."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    generator = ScriptedGenerator(tokenizer)
+    monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", lambda self, *a, **k: generator(self, *a, **k))
+    args = tiny_config(
+        tmp_path / "out",
+        per_device_train_batch_size=4,
+        steps_per_generation=2,
+        max_steps=2,
+        learning_rate=5e-2,
+        trm_delta_max=1e-3,
+        trm_delta_avg=1e-5,
+    )
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path), args=args, train_dataset=toy_dataset(4), processing_class=tokenizer
+    )
+    trainer.train()
+    logs = [h for h in trainer.state.log_history if "trm/masked_fraction" in h]
+    assert len(logs) == 2
+    assert logs[0]["trm/masked_fraction"] == 0.0  # first step: pi_theta is still pi_roll
+    assert logs[1]["trm/masked_fraction"] > 0.0  # second step: the policy moved, sequences leave the region
+    assert logs[1]["trm/max_abs_log_ratio/max"] > 1e-3
+    for key in ("trm/k3/mean", "trm/kl_tok_max", "trm/kl_seq", "trm/bound/trpo", "trm/bound/pinsker_marginal"):
+        assert key in logs[1]
+
+
+def test_on_policy_trm_still_measures_pi_roll(monkeypatch, tiny_model_path, tmp_path):
+    """On-policy TRL skips old log-probs; with TRM on we compute them so the mask is a real check."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    generator = ScriptedGenerator(tokenizer)
+    monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", lambda self, *a, **k: generator(self, *a, **k))
+    args = tiny_config(tmp_path / "out", trm_delta_max=1.0)
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path), args=args, train_dataset=toy_dataset(2), processing_class=tokenizer
+    )
+    trainer.model.train()
+    batch = trainer._generate_and_score_completions(list(trainer.get_train_dataloader().__iter__().__next__()))
+    assert "old_per_token_logps" in batch
+    assert batch["old_per_token_logps"].shape == batch["completion_ids"].shape

@@ -1,0 +1,102 @@
+"""``TTRLConfig``: TRL's ``GRPOConfig`` plus the vote and Trust Region Masking settings.
+
+Every field of ``GRPOConfig`` keeps its meaning. ``num_generations`` stays the number of
+completions per prompt that the policy update sees; ``n_votes_per_prompt`` is the (larger)
+number sampled for the majority vote. Defaults follow the official TTRL recipe (64 votes,
+32 trained) where they are ours to choose; TRL's own defaults are left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trl import GRPOConfig
+
+# Loss types whose aggregation is computed from the completion mask alone, so that a sequence
+# zeroed by TRM stays in the normaliser (checked for TRL 1.16; a new TRL loss type is refused
+# until someone checks it too).
+TRM_SUPPORTED_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo")
+
+
+@dataclass
+class TTRLConfig(GRPOConfig):
+    """Configuration of :class:`~ttrl_trl.trainer.TTRLTrainer`.
+
+    Args:
+        n_votes_per_prompt: completions sampled per prompt for the majority vote. The pseudo-label
+            is the most common (math-equivalent) answer among them. Must be a multiple of
+            ``num_generations``: the votes are drawn as ``n_votes_per_prompt // num_generations``
+            rounds of TRL's ordinary generation call.
+        ground_truth_column: dataset column with gold answers. Used only for logging
+            ``ttrl/label_accuracy`` and friends; it never enters the reward. Missing column = no
+            accuracy metrics.
+        trm_delta_max: Trust Region Masking, max criterion: a sequence is masked when
+            ``max_t |log rho_t|`` exceeds this. ``None`` turns the criterion off.
+        trm_delta_avg: Trust Region Masking, average criterion: a sequence is masked when the mean
+            over its tokens of ``rho_t - 1 - log rho_t`` (k3 estimate of the token KL) exceeds this.
+            ``None`` turns the criterion off. With both off the loss is TRL's, bit for bit.
+    """
+
+    n_votes_per_prompt: int = field(
+        default=64,
+        metadata={"help": "Completions sampled per prompt for the majority vote (multiple of num_generations)."},
+    )
+    ground_truth_column: str = field(
+        default="answer",
+        metadata={"help": "Dataset column of gold answers, used only for logged accuracy metrics, never as reward."},
+    )
+    trm_delta_max: float | None = field(
+        default=None,
+        metadata={"help": "TRM: mask sequences with max_t |log(pi_theta/pi_roll)| above this (None = off)."},
+    )
+    trm_delta_avg: float | None = field(
+        default=None,
+        metadata={"help": "TRM: mask sequences whose mean k3 token divergence is above this (None = off)."},
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._check_votes()
+        self._check_trm()
+
+    @property
+    def vote_rounds(self) -> int:
+        """How many ordinary generation calls of ``num_generations`` completions make up the vote."""
+        return self.n_votes_per_prompt // self.num_generations
+
+    @property
+    def trm_enabled(self) -> bool:
+        return self.trm_delta_max is not None or self.trm_delta_avg is not None
+
+    def _check_votes(self) -> None:
+        if self.n_votes_per_prompt < self.num_generations:
+            raise ValueError(
+                f"n_votes_per_prompt ({self.n_votes_per_prompt}) must be >= num_generations ({self.num_generations}): "
+                "the trained completions are a subset of the voted ones. Raise n_votes_per_prompt or lower "
+                "num_generations (the paper votes on 64 and trains on 32)."
+            )
+        if self.n_votes_per_prompt % self.num_generations != 0:
+            raise ValueError(
+                f"n_votes_per_prompt ({self.n_votes_per_prompt}) must be a multiple of num_generations "
+                f"({self.num_generations}), since votes are drawn in rounds of num_generations completions. "
+                f"Use e.g. n_votes_per_prompt={self.vote_rounds * self.num_generations or self.num_generations} "
+                f"or {(self.vote_rounds + 1) * self.num_generations}."
+            )
+
+    def _check_trm(self) -> None:
+        for name in ("trm_delta_max", "trm_delta_avg"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be a positive number or None (off); got {value}.")
+        if not self.trm_enabled:
+            return
+        if self.loss_type not in TRM_SUPPORTED_LOSS_TYPES:
+            raise ValueError(
+                f"Trust Region Masking is not validated for loss_type={self.loss_type!r}. "
+                f"Use one of {TRM_SUPPORTED_LOSS_TYPES}, or turn TRM off (trm_delta_max=None, trm_delta_avg=None)."
+            )
+        if self.off_policy_mask_threshold is not None:
+            raise ValueError(
+                "off_policy_mask_threshold (TRL's OPSM) and Trust Region Masking (trm_delta_max / trm_delta_avg) are "
+                "both sequence masks on the same hook; set only one of them."
+            )
