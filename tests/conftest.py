@@ -6,12 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 # No network in CI: fail fast instead of retrying Hub requests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_DISABLED", "true")
+
+# Tiny models: one thread is faster than two (no sync overhead) and keeps runs reproducible.
+torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TTRL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))

@@ -1,0 +1,74 @@
+"""Shared timing harness for the trainer benchmarks: median optimiser-step time on the tiny model.
+
+TRL logs ``step_time`` (wall time of one optimiser step: generation, voting, forward, backward)
+every logging step. We train for ``warmup + steps`` steps and take the median of the last
+``steps`` values, so one-off costs (first-call compilation, the grader's worker start) do not
+count. Generation is real (sampling from the tiny model), seeded the same way for every
+variant, so the compared trainers see the same token streams.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoTokenizer
+
+from ttrl_trl.data import load_problems
+from ttrl_trl.tiny import build_tiny_model
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET = REPO.parent / "shared" / "data" / "aime24.json"
+
+
+def tiny_model(folder: Path) -> Path:
+    return build_tiny_model(folder / "tiny-model", hidden_size=128, num_layers=3, num_heads=4)
+
+
+def median_step_time(
+    trainer_cls: type,
+    config_cls: type,
+    model_path: Path,
+    dataset_path: Path,
+    steps: int,
+    warmup: int,
+    seed: int = 0,
+    reward_funcs: list[Any] | None = None,
+    **config: Any,
+) -> dict[str, float]:
+    """Train ``warmup + steps`` optimiser steps and return the median and spread of ``step_time``."""
+    torch.manual_seed(seed)
+    dataset = load_problems(str(dataset_path), system_prompt=None)
+    with tempfile.TemporaryDirectory() as out:
+        args = config_cls(
+            output_dir=out,
+            max_steps=warmup + steps,
+            logging_steps=1,
+            save_strategy="no",
+            report_to="none",
+            bf16=False,
+            use_cpu=True,
+            gradient_checkpointing=False,
+            seed=seed,
+            disable_tqdm=True,
+            **config,
+        )
+        kwargs = {"reward_funcs": reward_funcs} if reward_funcs is not None else {}
+        trainer = trainer_cls(
+            model=str(model_path),
+            args=args,
+            train_dataset=dataset,
+            processing_class=AutoTokenizer.from_pretrained(model_path),
+            **kwargs,
+        )
+        trainer.train()
+    times = [h["step_time"] for h in trainer.state.log_history if "step_time" in h][warmup:]
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "max_s": max(times),
+        "steps": len(times),
+    }
