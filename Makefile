@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: install test lint
+.PHONY: install test lint train tiny-model push bandit benchmarks
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,44 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check ttrl_trl tests benchmarks
+
+# ---- Training ---------------------------------------------------------------------------------
+#   make train                                   # the tiny offline recipe on the CPU (about a minute)
+#   make train RECIPE=recipes/Qwen2.5-Math-1.5B/ttrl/aime24.yaml ACCELERATE_CONFIG=accelerate_configs/zero2.yaml
+#   make train RECIPE=... TRAIN_ARGS="--learning_rate 1e-6 --push_to_hub --hub_model_id me/my-ttrl-model"
+RECIPE ?= recipes/tiny/ttrl/aime24.yaml
+ACCELERATE_CONFIG ?=
+TRAIN_ARGS ?=
+TINY_MODEL ?= outputs/tiny-model
+
+$(TINY_MODEL)/config.json: $(VENV)/.installed
+	$(PY) -m ttrl_trl.tiny --output_dir $(TINY_MODEL)
+
+tiny-model: $(TINY_MODEL)/config.json
+
+train: install $(if $(findstring recipes/tiny/,$(RECIPE)),tiny-model)
+ifeq ($(ACCELERATE_CONFIG),)
+	$(PY) -m ttrl_trl.train --config $(RECIPE) $(TRAIN_ARGS)
+else
+	$(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) -m ttrl_trl.train --config $(RECIPE) $(TRAIN_ARGS)
+endif
+
+# Publish a trained folder with its evaluation summary in the model card:
+#   make push MODEL_DIR=outputs/Qwen2.5-Math-1.5B/ttrl/aime24 HUB_MODEL_ID=me/qwen-math-1.5b-ttrl-aime24 \
+#        EVAL_SUMMARY=outputs/eval/aime24-ttrl/summary.json
+MODEL_DIR ?=
+HUB_MODEL_ID ?=
+EVAL_SUMMARY ?=
+push: install
+	$(PY) -m ttrl_trl.push --model_dir "$(MODEL_DIR)" --hub_model_id "$(HUB_MODEL_ID)" \
+		$(if $(EVAL_SUMMARY),--eval_summary "$(EVAL_SUMMARY)")
+
+# ---- Theory check and benchmarks ------------------------------------------------------------
+bandit: install
+	$(PY) -m ttrl_trl.demo.bandit
+
+benchmarks: install
+	$(PY) benchmarks/voting.py && $(PY) benchmarks/step_overhead.py && $(PY) benchmarks/trm_overhead.py
 
 # ---- Evaluation -----------------------------------------------------------------------------
 # The paper's settings (pass@1 as avg@16 at temperature 0.6, top-p 0.95, 3072 new tokens), each
@@ -51,3 +89,17 @@ eval: install
 
 eval-aime24 eval-amc eval-math500: eval-%:
 	@$(MAKE) --no-print-directory eval DATASET=$*
+
+# ---- CPU demo ---------------------------------------------------------------------------------
+# Warm-up, evaluation, TTRL without labels, evaluation again; offline, on two CPU cores:
+#   make demo                      # seed 0, outputs in outputs/demo
+#   make demo SEED=1 OUTPUT_DIR=outputs/demo-seed1 DEMO_ARGS="--ttrl_steps 100"
+# SEED and OUTPUT_DIR are shared with `eval`; the demo has its own defaults unless they are given.
+DEMO_SEED = $(if $(filter command line environment,$(origin SEED)),$(SEED),0)
+DEMO_OUTPUT_DIR = $(if $(filter command line environment,$(origin OUTPUT_DIR)),$(OUTPUT_DIR),outputs/demo)
+DEMO_ARGS ?=
+
+.PHONY: demo
+
+demo: install
+	$(PY) -m ttrl_trl.demo.run --seed $(DEMO_SEED) --output_dir "$(DEMO_OUTPUT_DIR)" $(DEMO_ARGS)

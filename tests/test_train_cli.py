@@ -94,6 +94,18 @@ def test_tiny_lora_recipe_saves_an_adapter_that_loads(tiny_model_path, shared_da
     assert any("lora_" in name for name, _ in model.named_parameters())
     assert "Test-Time Reinforcement Learning" in (out / "README.md").read_text()
 
+    # Publishing (dry run: no network): the evaluation summary lands in the card and the folder.
+    from ttrl_trl.push import main as push_main
+
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"pass@1": 0.125, "maj@16": 0.25, "dataset": "aime24"}))
+    push_main(["--model_dir", str(out), "--hub_model_id", "me/tiny-ttrl", "--eval_summary", str(summary), "--dry_run"])
+    card = (out / "README.md").read_text()
+    assert card.count("## Test-Time Reinforcement Learning") == 1
+    assert "| pass@1 | 0.1250 |" in card and "| maj@16 | 0.2500 |" in card
+    assert json.loads((out / "eval_summary.json").read_text())["maj@16"] == 0.25
+    AutoPeftModelForCausalLM.from_pretrained(out)
+
 
 def _main_error(*argv: str) -> str:
     """Run the CLI in-process (no re-import of torch/TRL) and return its error message."""
