@@ -2,9 +2,9 @@
 
 What changes relative to TRL's ``GRPOTrainer`` (everything else is TRL's own code path):
 
-* ``_generate_single_turn``: draws the vote as ``n_votes_per_prompt // num_generations`` rounds of
-  TRL's ordinary generation call (so vLLM colocate / server and transformers generation all work
-  unchanged), majority-votes each prompt's answers across all ranks, and returns, for every
+* ``_generate_single_turn``: draws the vote as ``n_votes_per_prompt // num_generations`` rounds
+  through TRL's ordinary generation call (so vLLM colocate / server and transformers generation
+  all work unchanged), majority-votes each prompt's answers across all ranks, and returns, for every
   training slot, one of its ``rounds`` candidates picked at random. Only those go on to the
   forward passes; the extra vote-only completions are decoded and voted on, nothing more.
 * ``_generate``: hands each kept completion's vote match to the reward functions as the
@@ -88,12 +88,9 @@ class TTRLTrainer(GRPOTrainer):
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         mode = "train" if self.model.training else "eval"
         rounds = self.args.vote_rounds if mode == "train" else 1
-        candidates = [
-            super(TTRLTrainer, self)._generate_single_turn(
-                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
-            )
-            for _ in range(rounds)
-        ]
+        candidates = self._draw_vote_rounds(
+            prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds
+        )
         # Extract answers where the completions live; the vote needs every rank's answers.
         local_answers = [
             [extract_answer(text) for text in self.processing_class.batch_decode(ids, skip_special_tokens=True)]
@@ -118,6 +115,28 @@ class TTRLTrainer(GRPOTrainer):
             for i, r in enumerate(picks)
         ]
         return completion_ids, logprobs
+
+    def _draw_vote_rounds(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds):
+        """``rounds`` samples for every local slot, as ``rounds`` (completion_ids, logprobs) pairs.
+
+        Transformers generation and vLLM colocate sample each listed prompt once, so all rounds go
+        in one call over ``rounds`` copies of the list (one batch, one weight sync). vLLM server
+        mode deduplicates prompts by their position across ranks, so there each round is its own
+        call in TRL's usual layout.
+        """
+        generate = super()._generate_single_turn
+        one_call = rounds > 1 and images is None and not multimodal_fields
+        if not one_call or (self.use_vllm and self.vllm_mode == "server"):
+            return [
+                generate(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
+                for _ in range(rounds)
+            ]
+        ids, logprobs = generate(list(prompt_ids) * rounds, None, multimodal_fields, num_generations, has_tool_images)
+        size = len(prompt_ids)
+        return [
+            (ids[r * size : (r + 1) * size], None if logprobs is None else logprobs[r * size : (r + 1) * size])
+            for r in range(rounds)
+        ]
 
     def _generate(self, prompts: list):
         result = list(super()._generate(prompts))
