@@ -8,8 +8,9 @@ Three variants, same prompts, same seed, same ``num_generations`` trained per pr
 * ``ttrl_2x``: ``TTRLTrainer`` voting on twice as many completions as it trains on (the paper's
   64 -> 32 ratio): the price of the bigger vote (one more generation round, no extra forward).
 
-Variants run interleaved for ``--repeats`` rounds; each figure is the median over rounds of each
-run's median step time. Writes JSON to ``--output``.
+Variants run interleaved for ``--repeats`` rounds with the round's seed, so ``grpo`` and ``ttrl``
+sample the same tokens; ratios are medians of paired per-step ratios (see ``paired_ratio``).
+Writes JSON to ``--output``.
 
     python benchmarks/step_overhead.py --steps 8 --repeats 3
 """
@@ -23,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from step_timing import DEFAULT_DATASET, median_step_time, tiny_model
+from step_timing import DEFAULT_DATASET, median_step_time, paired_ratio, tiny_model
 from trl import GRPOConfig, GRPOTrainer
 
 from ttrl_trl.config import TTRLConfig
@@ -57,7 +58,7 @@ def main() -> None:
         "ttrl": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": args.num_generations}),
         "ttrl_2x": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": 2 * args.num_generations}),
     }
-    runs: dict[str, list[float]] = {name: [] for name in variants}
+    runs: dict[str, list[list[float]]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         model = tiny_model(Path(tmp))
         for repeat in range(args.repeats):
@@ -66,16 +67,15 @@ def main() -> None:
                     trainer_cls, config_cls, model, args.dataset, args.steps, args.warmup, seed=repeat,
                     **common, **extra,
                 )
-                runs[name].append(result["median_s"])
+                runs[name].append(result["times_s"])
                 print(f"round {repeat} {name:8s} median step {result['median_s'] * 1000:.0f} ms")
 
-    median = {name: statistics.median(values) for name, values in runs.items()}
+    median = {name: statistics.median(t for run in values for t in run) for name, values in runs.items()}
     report = {
         "median_step_s": median,
-        "runs_median_step_s": runs,
-        "ratio_ttrl_over_grpo": median["ttrl"] / median["grpo"],
-        "ratio_ttrl_2x_over_grpo": median["ttrl_2x"] / median["grpo"],
-        "ratio_ttrl_2x_over_ttrl": median["ttrl_2x"] / median["ttrl"],
+        "step_times_s": runs,
+        "ratio_ttrl_over_grpo": paired_ratio(runs["ttrl"], runs["grpo"]),
+        "ratio_ttrl_2x_over_grpo": paired_ratio(runs["ttrl_2x"], runs["grpo"]),
         "settings": {k: v if not isinstance(v, Path) else str(v) for k, v in vars(args).items()},
         "torch_threads": torch.get_num_threads(),
     }

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 from transformers import AutoTokenizer
+from transformers.trainer_callback import PrinterCallback
 
 from ttrl_trl.data import load_problems
 from ttrl_trl.tiny import build_tiny_model
@@ -64,11 +65,17 @@ def median_step_time(
             processing_class=AutoTokenizer.from_pretrained(model_path),
             **kwargs,
         )
+        trainer.remove_callback(PrinterCallback)
         trainer.train()
     times = [h["step_time"] for h in trainer.state.log_history if "step_time" in h][warmup:]
-    return {
-        "median_s": statistics.median(times),
-        "min_s": min(times),
-        "max_s": max(times),
-        "steps": len(times),
-    }
+    return {"median_s": statistics.median(times), "times_s": times}
+
+
+def paired_ratio(numerator: list[list[float]], denominator: list[list[float]]) -> float:
+    """Median over rounds and steps of time ratios between runs that did the same work.
+
+    Variants of one round share the seed, hence the sampled tokens (checked: identical losses),
+    so step ``i`` of one is step ``i`` of the other plus the variant's own cost. Pairing removes
+    the large step-to-step spread that completion lengths cause.
+    """
+    return statistics.median(a / b for run_a, run_b in zip(numerator, denominator) for a, b in zip(run_a, run_b))

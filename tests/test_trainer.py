@@ -39,17 +39,18 @@ def _patch_generator(generator):
 
 @pytest.fixture
 def scripted(monkeypatch, tiny_model_path, tmp_path):
-    def build(dataset, seed=0, **overrides):
+    def build(dataset, seed=0, extra_rewards=(), **overrides):
         tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
         generator = ScriptedGenerator(tokenizer, seed=seed)
         monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", _patch_generator(generator))
         spy = RewardSpy()
         from ttrl_trl.rewards import majority_vote_reward
 
-        args = tiny_config(tmp_path / f"out-{seed}-{len(spy.calls)}", reward_weights=[1.0, 0.0], **overrides)
+        overrides.setdefault("reward_weights", [1.0, 0.0])
+        args = tiny_config(tmp_path / f"out-{seed}", **overrides)
         trainer = TTRLTrainer(
             model=str(tiny_model_path),
-            reward_funcs=[majority_vote_reward, spy],
+            reward_funcs=[majority_vote_reward, spy, *extra_rewards],
             args=args,
             train_dataset=dataset,
             processing_class=tokenizer,
@@ -130,6 +131,27 @@ def test_no_answer_group_gives_zero_advantage_and_is_counted(monkeypatch, tiny_m
     assert logs["ttrl/label_accuracy"] == 0.0
     assert logs["reward"] == 0.0
     assert logs["loss"] == 0.0
+
+
+def test_extra_reward_functions_are_combined_as_trl_does(scripted):
+    def brevity(completions, **kwargs):
+        return [0.5] * len(completions)
+
+    trainer, _, _ = scripted(toy_dataset(4), extra_rewards=[brevity], reward_weights=[1.0, 0.0, 2.0])
+    trainer.train()
+    logs = [h for h in trainer.state.log_history if "reward" in h][0]
+    assert trainer.reward_func_names[0] == "ttrl_majority"
+    assert logs["reward"] == pytest.approx(logs["rewards/ttrl_majority/mean"] + 2.0 * 0.5)
+
+
+def test_vote_reward_is_always_first(tiny_model_path, tmp_path):
+    def extra(completions, **kwargs):
+        return [0.0] * len(completions)
+
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path), reward_funcs=extra, args=tiny_config(tmp_path / "o"), train_dataset=toy_dataset(2)
+    )
+    assert trainer.reward_func_names == ["ttrl_majority", "extra"]
 
 
 def test_requires_ttrl_config(tiny_model_path):

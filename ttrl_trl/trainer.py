@@ -35,9 +35,9 @@ from ttrl_trl.voting import VoteResult, extract_answer, is_correct, vote_on_answ
 class TTRLTrainer(GRPOTrainer):
     """GRPO trainer whose reward is agreement with the majority-voted answer of ``n_votes_per_prompt`` samples.
 
-    Args are those of :class:`trl.GRPOTrainer`; ``args`` must be a :class:`TTRLConfig`.
-    ``reward_funcs`` defaults to the majority-vote reward; extra TRL reward functions may be
-    passed alongside it and are combined with ``reward_weights`` as TRL does.
+    Args are those of :class:`trl.GRPOTrainer`; ``args`` must be a :class:`TTRLConfig`. The
+    majority-vote reward is always the first reward function; ``reward_funcs`` adds extra TRL
+    reward functions (callables or reward-model ids), combined with ``reward_weights`` as TRL does.
     """
 
     _tag_names = ["trl", "grpo", "ttrl"]
@@ -51,10 +51,10 @@ class TTRLTrainer(GRPOTrainer):
                 "TTRLTrainer votes on single-turn answers; `tools`, `rollout_func` and `environment_factory` are not "
                 "supported. Use trl.GRPOTrainer for multi-turn rollouts."
             )
-        if reward_funcs is None:
-            reward_funcs = [majority_vote_reward]
-        elif not isinstance(reward_funcs, list):
-            reward_funcs = [reward_funcs]
+        # The vote reward always comes first; the user's reward functions are extras, combined with
+        # `reward_weights` (one weight per function, the vote's first) as TRL combines them.
+        extras = [] if reward_funcs is None else reward_funcs if isinstance(reward_funcs, list) else [reward_funcs]
+        reward_funcs = [majority_vote_reward, *(f for f in extras if f is not majority_vote_reward)]
         super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
         if args.trm_enabled:
             # Switch TRL's sequence-mask hook on; our `get_off_policy_mask` ignores the threshold.
