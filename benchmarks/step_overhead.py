@@ -17,14 +17,11 @@ Writes JSON to ``--output``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import tempfile
 from pathlib import Path
 
-import torch
-from step_timing import DEFAULT_DATASET, median_step_time, paired_ratio, tiny_model
+from step_timing import base_config, median_step_time, paired_ratio, parse_benchmark_args, tiny_model, write_report
 from trl import GRPOConfig, GRPOTrainer
 
 from ttrl_trl.config import TTRLConfig
@@ -33,26 +30,9 @@ from ttrl_trl.trainer import TTRLTrainer
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
-    parser.add_argument("--steps", type=int, default=8, help="timed optimiser steps per run")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed first steps per run")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of all variants")
-    parser.add_argument("--num_generations", type=int, default=8)
-    parser.add_argument("--prompts_per_step", type=int, default=2)
-    parser.add_argument("--max_completion_length", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=Path("outputs/benchmarks/step_overhead.json"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_benchmark_args(__doc__, "outputs/benchmarks/step_overhead.json")
 
-    common = dict(
-        per_device_train_batch_size=args.num_generations * args.prompts_per_step,
-        num_generations=args.num_generations,
-        max_completion_length=args.max_completion_length,
-        learning_rate=1e-5,
-        beta=0.0,
-    )
+    common = base_config(args)
     variants = {
         "grpo": (GRPOTrainer, GRPOConfig, {"reward_funcs": [majority_vote_reward]}),
         "ttrl": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": args.num_generations}),
@@ -76,13 +56,8 @@ def main() -> None:
         "step_times_s": runs,
         "ratio_ttrl_over_grpo": paired_ratio(runs["ttrl"], runs["grpo"]),
         "ratio_ttrl_2x_over_grpo": paired_ratio(runs["ttrl_2x"], runs["grpo"]),
-        "settings": {k: v if not isinstance(v, Path) else str(v) for k, v in vars(args).items()},
-        "torch_threads": torch.get_num_threads(),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k.startswith("ratio") or k == "median_step_s"}, indent=2))
-    print(f"written to {args.output}")
+    write_report(report, args, ("ratio", "median_step_s"))
 
 
 if __name__ == "__main__":

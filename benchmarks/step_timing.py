@@ -9,6 +9,8 @@ variant, so the compared trainers see the same token streams.
 
 from __future__ import annotations
 
+import argparse
+import json
 import statistics
 import tempfile
 from pathlib import Path
@@ -23,6 +25,42 @@ from ttrl_trl.tiny import build_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = REPO.parent / "shared" / "data" / "aime24.json"
+
+
+def parse_benchmark_args(doc: str, output: str) -> argparse.Namespace:
+    """The options both trainer benchmarks take; also sets torch's thread count."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    parser.add_argument("--steps", type=int, default=8, help="timed optimiser steps per run")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed first steps per run")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of all variants")
+    parser.add_argument("--num_generations", type=int, default=8)
+    parser.add_argument("--prompts_per_step", type=int, default=2)
+    parser.add_argument("--max_completion_length", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--output", type=Path, default=Path(output))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    return args
+
+
+def base_config(args: argparse.Namespace) -> dict[str, Any]:
+    """Trainer settings shared by every variant of a benchmark."""
+    return dict(
+        per_device_train_batch_size=args.num_generations * args.prompts_per_step,
+        num_generations=args.num_generations,
+        max_completion_length=args.max_completion_length,
+        learning_rate=1e-5,
+        beta=0.0,
+    )
+
+
+def write_report(report: dict[str, Any], args: argparse.Namespace, keys: tuple[str, ...]) -> None:
+    report["settings"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k.startswith(keys)}, indent=2))
+    print(f"written to {args.output}")
 
 
 def tiny_model(folder: Path) -> Path:

@@ -16,14 +16,11 @@ same tokens; the overhead is the median of paired per-step ratios minus one.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import tempfile
 from pathlib import Path
 
-import torch
-from step_timing import DEFAULT_DATASET, median_step_time, paired_ratio, tiny_model
+from step_timing import base_config, median_step_time, paired_ratio, parse_benchmark_args, tiny_model, write_report
 
 from ttrl_trl.config import TTRLConfig
 from ttrl_trl.trainer import TTRLTrainer
@@ -32,27 +29,9 @@ TRM_ON = {"trm_delta_max": 2.0, "trm_delta_avg": 0.05}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--num_generations", type=int, default=8)
-    parser.add_argument("--prompts_per_step", type=int, default=2)
-    parser.add_argument("--max_completion_length", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=Path("outputs/benchmarks/trm_overhead.json"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    args = parse_benchmark_args(__doc__, "outputs/benchmarks/trm_overhead.json")
 
-    common = dict(
-        per_device_train_batch_size=args.num_generations * args.prompts_per_step,
-        num_generations=args.num_generations,
-        n_votes_per_prompt=args.num_generations,
-        max_completion_length=args.max_completion_length,
-        learning_rate=1e-5,
-        beta=0.0,
-    )
+    common = {**base_config(args), "n_votes_per_prompt": args.num_generations}
     regimes = {
         "on_policy": {},
         "off_policy": {
@@ -80,12 +59,8 @@ def main() -> None:
         "overhead_on_policy": paired_ratio(runs["on_policy/trm_on"], runs["on_policy/trm_off"]) - 1,
         "overhead_off_policy": paired_ratio(runs["off_policy/trm_on"], runs["off_policy/trm_off"]) - 1,
         "trm": TRM_ON,
-        "settings": {k: v if not isinstance(v, Path) else str(v) for k, v in vars(args).items()},
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2))
-    print(json.dumps({k: v for k, v in report.items() if k.startswith("overhead") or k == "median_step_s"}, indent=2))
-    print(f"written to {args.output}")
+    write_report(report, args, ("overhead", "median_step_s"))
 
 
 if __name__ == "__main__":
