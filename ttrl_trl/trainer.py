@@ -59,7 +59,6 @@ class TTRLTrainer(GRPOTrainer):
         if args.trm_enabled:
             # Switch TRL's sequence-mask hook on; our `get_off_policy_mask` ignores the threshold.
             self.off_policy_mask_threshold = float("inf")
-        self._vote_rng = random.Random(args.seed)
         self._batch_ground_truth: list[Any] = []
         self._batch_matches: list[bool] = []
 
@@ -105,7 +104,9 @@ class TTRLTrainer(GRPOTrainer):
         # 1/rounds, independently of what it says, so the trained set is an unbiased subsample.
         local_size = len(prompt_ids)
         offset = self.accelerator.process_index * local_size
-        picks = [self._vote_rng.randrange(rounds) for _ in range(local_size)]
+        # Seeded by (seed, step, rank): reproducible, unchanged by a resume, different on every rank.
+        rng = random.Random(f"{self.args.seed}-{self.state.global_step}-{self.accelerator.process_index}")
+        picks = [rng.randrange(rounds) for _ in range(local_size)]
         completion_ids = [candidates[r][0][i] for i, r in enumerate(picks)]
         logprobs = None
         if candidates[0][1] is not None:
