@@ -171,3 +171,42 @@ def test_config_error_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="num_samples"):
         evaluate(EvalConfig(model_name_or_path="x", num_samples=0))
     assert issubclass(EvalConfigError, ValueError)
+
+
+def test_interrupted_run_resumes_where_it_stopped(shared_data: Path, tmp_path: Path) -> None:
+    """Each chunk is saved as it is scored; a rerun of the same command only generates the rest."""
+    out = tmp_path / "resume"
+    config = EvalConfig(
+        model_name_or_path="fake",
+        dataset=str(shared_data / "aime24.json"),
+        max_problems=5,
+        num_samples=2,
+        batch_size=2,
+        output_dir=str(out),
+    )
+    seen: list[str] = []
+
+    def answer_with_gold(prompts):
+        seen.extend(p[-1]["content"] for p in prompts)
+        if len(seen) > 2:  # the second chunk never finishes
+            raise KeyboardInterrupt
+        return [["\\boxed{204}", "no answer"] for _ in prompts]
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(config, generate_fn=answer_with_gold)
+    assert not (out / "summary.json").exists()
+    saved = (out / "generations.partial.jsonl").read_text().splitlines()
+    assert len(saved) == 1 + 2  # header + the first chunk
+
+    seen.clear()
+
+    def finish(prompts):
+        seen.extend(p[-1]["content"] for p in prompts)
+        return [["\\boxed{204}", "no answer"] for _ in prompts]
+
+    summary = evaluate(config, generate_fn=finish)
+    assert len(seen) == 3  # only the three problems not saved before
+    assert summary["num_problems"] == 5
+    assert summary["pass@1"] == pytest.approx(0.5 / 5)  # problem 0 (gold 204): 1 of 2 samples right
+    assert not (out / "generations.partial.jsonl").exists()
+    assert len((out / "generations.jsonl").read_text().splitlines()) == 5

@@ -273,14 +273,12 @@ def chat_texts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[str]:
 
 
 def transformers_generate_fn(model: Any, tokenizer: Any, config: EvalConfig) -> GenerateFn:
-    """Batched, left-padded, seeded sampling of k completions per prompt with ``model.generate``.
+    """Batched, left-padded sampling of k completions per prompt with ``model.generate`` (seeded by the caller).
 
     Also the way to evaluate a model that lives in memory (e.g. right after training): pass the
     result as ``evaluate(config, generate_fn=...)``.
     """
     import torch
-    from tqdm.auto import tqdm
-    from transformers import set_seed
 
     def generate(prompts: list[Prompt]) -> list[list[str]]:
         k, eos_ids = config.num_samples, _eos_ids(model, tokenizer)
@@ -292,18 +290,15 @@ def transformers_generate_fn(model: Any, tokenizer: Any, config: EvalConfig) -> 
             "pad_token_id": tokenizer.pad_token_id,
             "eos_token_id": eos_ids,
         }
-        set_seed(config.seed)
         results: list[list[str]] = []
-        with tqdm(total=len(texts), desc="generating", unit="problem") as bar:
-            for start in range(0, len(texts), config.batch_size):
-                batch = texts[start : start + config.batch_size]
-                enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-                with torch.inference_mode():
-                    out = model.generate(**enc, **kwargs)
-                responses = out[:, enc["input_ids"].shape[1] :].tolist()
-                decoded = [_decode_response(tokenizer, r, eos_ids) for r in responses]
-                results += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
-                bar.update(len(batch))
+        for start in range(0, len(texts), config.batch_size):
+            batch = texts[start : start + config.batch_size]
+            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            with torch.inference_mode():
+                out = model.generate(**enc, **kwargs)
+            responses = out[:, enc["input_ids"].shape[1] :].tolist()
+            decoded = [_decode_response(tokenizer, r, eos_ids) for r in responses]
+            results += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
         return results
 
     return generate
@@ -444,6 +439,70 @@ def _check_shape(completions: Sequence[Sequence[str]], n_problems: int, k: int) 
         )
 
 
+PARTIAL_FILE = "generations.partial.jsonl"
+"""Problems scored so far, appended chunk by chunk; a rerun with the same settings resumes from it."""
+
+
+def _chunk_size(config: EvalConfig, backend: str) -> int:
+    """Problems per generation call: each chunk is saved before the next starts. vLLM batches
+    best over many prompts at once, so it gets larger chunks."""
+    return max(config.batch_size, 64) if backend == "vllm" else config.batch_size
+
+
+def _load_partial(path: Path, header: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Records of an interrupted run with exactly this header (same settings), else none."""
+    if not path.is_file():
+        return []
+    parsed = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            parsed.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by the interruption
+            break
+    if not parsed or parsed[0] != json.loads(json.dumps(header)):
+        return []
+    return parsed[1:]
+
+
+def generate_and_score(
+    rows: Sequence[Mapping[str, Any]],
+    generate_fn: GenerateFn,
+    config: EvalConfig,
+    settings: Mapping[str, Any],
+    output_dir: Path,
+    chunk: int,
+) -> list[dict[str, Any]]:
+    """Generate and grade chunk by chunk, appending each chunk to ``generations.partial.jsonl``.
+
+    An interrupted evaluation loses at most one chunk: rerunning the same command resumes after
+    the last saved problem. Each chunk is seeded with ``seed + index of its first problem``, so a
+    resumed transformers run gives the same samples as an uninterrupted one.
+    """
+    from tqdm.auto import tqdm
+    from transformers import set_seed
+
+    partial = output_dir / PARTIAL_FILE
+    header = {"settings": dict(settings) | {"num_samples": config.num_samples}}
+    records = _load_partial(partial, header)
+    if records:
+        print(f"resuming: {len(records)} of {len(rows)} problems already in {partial}")
+    else:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(header, ensure_ascii=False) + "\n", encoding="utf-8")
+    with tqdm(total=len(rows), initial=len(records), desc="evaluating", unit="problem") as bar:
+        for start in range(len(records), len(rows), chunk):
+            batch = rows[start : start + chunk]
+            set_seed(config.seed + start)
+            completions = generate_fn([row["prompt"] for row in batch])
+            _check_shape(completions, len(batch), config.num_samples)
+            scored = [score_problem(row, texts, config) for row, texts in zip(batch, completions)]
+            with partial.open("a", encoding="utf-8") as f:
+                f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in scored)
+            records += scored
+            bar.update(len(batch))
+    return records
+
+
 def evaluate(config: EvalConfig, generate_fn: GenerateFn | None = None) -> dict[str, Any]:
     """Run one evaluation and return its summary (metrics + settings); also writes the output files.
 
@@ -466,13 +525,12 @@ def evaluate(config: EvalConfig, generate_fn: GenerateFn | None = None) -> dict[
     rows = problems.to_list()
     if generate_fn is None:
         generate_fn = build_generate_fn(config, source, backend)
-    completions = generate_fn([row["prompt"] for row in rows])
-    _check_shape(completions, len(rows), config.num_samples)
-    records = [score_problem(row, texts, config) for row, texts in zip(rows, completions)]
-    summary = summarize(records, config.num_samples, config.pass_at) | run_settings(config, source, backend)
-    write_outputs(
-        Path(config.output_dir) if config.output_dir else default_output_dir(config.dataset), records, summary
-    )
+    output_dir = Path(config.output_dir) if config.output_dir else default_output_dir(config.dataset)
+    settings = run_settings(config, source, backend)
+    records = generate_and_score(rows, generate_fn, config, settings, output_dir, chunk=_chunk_size(config, backend))
+    summary = summarize(records, config.num_samples, config.pass_at) | settings
+    write_outputs(output_dir, records, summary)
+    (output_dir / PARTIAL_FILE).unlink(missing_ok=True)
     print(format_summary_table(summary))
     if config.compare is not None:
         print(format_compare_table(load_summary(config.compare), summary))
