@@ -1,0 +1,82 @@
+"""The CPU demo at a reduced size: every phase runs through the real code paths and writes its files."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from ttrl_trl.demo.run import main
+from ttrl_trl.demo.task import ALL_PAIRS, solution_text, split_pairs, write_problems
+from ttrl_trl.voting import extract_answer
+
+# A model small enough that warm-up, two evaluations and TTRL take seconds.
+TINY = [
+    "--threads", "1", "--hidden_size", "32", "--num_layers", "1", "--num_heads", "2",
+    "--warmup_steps", "10", "--warmup_batch_size", "8",
+    "--eval_problems", "4", "--eval_samples", "4",
+    "--ttrl_steps", "2", "--prompts_per_step", "2", "--num_generations", "4", "--n_votes_per_prompt", "8",
+]  # fmt: skip
+
+
+def test_scratchpad_is_right_without_noise_and_consistent_with_noise():
+    for a, b in random.Random(0).sample(ALL_PAIRS, 200):
+        assert extract_answer(solution_text(a, b)) == str(a + b)
+        noisy = solution_text(a, b, eps=0.5, rng=random.Random(a * 100 + b))
+        units, tens = (int(step.split("=")[1]) for step in noisy.split(";")[:2])
+        assert extract_answer(noisy) == str(tens * 10 + units % 10)  # the box follows the (noisy) steps
+    assert solution_text(47, 38) == "7+8=15;4+3+1=8;\\boxed{85}"
+    assert solution_text(12, 13) == "2+3=5;1+1=2;\\boxed{25}"
+
+
+def test_split_holds_out_unseen_problems(tmp_path):
+    train, test = split_pairs(50, seed=3)
+    assert len(test) == 50 and len(train) == len(ALL_PAIRS) - 50 and not set(train) & set(test)
+    assert split_pairs(50, seed=3) == (train, test)
+    rows = json.loads(write_problems(test, tmp_path / "p.json").read_text())
+    assert rows[0] == {"problem": f"{test[0][0]}+{test[0][1]}=", "answer": str(sum(test[0]))}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    summary = main([*TINY, "--seed", "7", "--output_dir", str(out)])
+    return out, summary
+
+
+def test_demo_writes_summary_log_and_curves(demo_run):
+    out, returned = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary == json.loads(json.dumps(returned))
+    assert {"before", "after", "steps", "seconds", "seed"} <= set(summary)
+    assert summary["steps"] == 2 and summary["seed"] == 7 and summary["seconds"] > 0
+    for phase in ("before", "after"):
+        assert set(summary[phase]) == {"pass@1", "maj@4"}
+        assert all(0.0 <= v <= 1.0 for v in summary[phase].values())
+
+    rows = [json.loads(line) for line in (out / "log_history.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if "ttrl/majority_ratio" in r]
+    assert [r["step"] for r in steps] == [1, 2]
+    for row in steps:
+        for key in ("reward", "ttrl/majority_ratio", "ttrl/label_accuracy", "ttrl/rollout_accuracy"):
+            assert 0.0 <= row[key] <= 1.0, (key, row)
+
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "warm" / "config.json").is_file() and (out / "ttrl" / "config.json").is_file()
+    for phase in ("eval_before", "eval_after"):
+        assert len((out / phase / "generations.jsonl").read_text().splitlines()) == 4
+
+
+def test_demo_is_deterministic_for_a_seed(demo_run, tmp_path):
+    out, first = demo_run
+    again = main([*TINY, "--seed", "7", "--output_dir", str(tmp_path / "again")])
+    assert (again["before"], again["after"]) == (first["before"], first["after"])
+    logged = [
+        [{k: v for k, v in json.loads(line).items() if k.startswith(("ttrl/", "reward", "loss"))} for line in lines]
+        for lines in (
+            (out / "log_history.jsonl").read_text().splitlines(),
+            (tmp_path / "again" / "log_history.jsonl").read_text().splitlines(),
+        )
+    ]
+    assert logged[0] == logged[1]
