@@ -88,8 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     except DatasetError as err:
         raise SystemExit(f"error: {err}") from err
-    if "answer" in dataset.column_names:
-        training_args.ground_truth_column = "answer"
+    training_args.ground_truth_column = "answer"  # load_problems renames the gold column (if any) to "answer"
 
     # Imported late so that `--help` and data errors do not pay for torch + TRL's trainer import.
     from ttrl_trl.trainer import TTRLTrainer
