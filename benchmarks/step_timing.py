@@ -21,7 +21,7 @@ from transformers import AutoTokenizer
 from transformers.trainer_callback import PrinterCallback
 
 from ttrl_trl.data import load_problems
-from ttrl_trl.tiny import build_tiny_model
+from ttrl_trl.tiny import CPU_TRAINING_ARGS, build_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = REPO.parent / "shared" / "data" / "aime24.json"
@@ -86,11 +86,7 @@ def median_step_time(
             output_dir=out,
             max_steps=warmup + steps,
             logging_steps=1,
-            save_strategy="no",
-            report_to="none",
-            bf16=False,
-            use_cpu=True,
-            gradient_checkpointing=False,
+            **CPU_TRAINING_ARGS,
             seed=seed,
             disable_tqdm=True,
             **config,

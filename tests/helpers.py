@@ -11,6 +11,7 @@ from datasets import Dataset
 
 from ttrl_trl.config import TTRLConfig
 from ttrl_trl.data import build_prompt
+from ttrl_trl.tiny import CPU_TRAINING_ARGS
 
 
 def toy_dataset(num_problems: int = 4, answers: list[str] | None = None) -> Dataset:
@@ -33,11 +34,7 @@ def tiny_config(output_dir: Path, **overrides: Any) -> TTRLConfig:
         learning_rate=1e-3,
         max_steps=1,
         logging_steps=1,
-        save_strategy="no",
-        report_to="none",
-        bf16=False,
-        use_cpu=True,
-        gradient_checkpointing=False,
+        **CPU_TRAINING_ARGS,
         seed=0,
         beta=0.0,
     )

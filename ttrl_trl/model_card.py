@@ -60,9 +60,10 @@ def write_ttrl_model_card(args: Any, base_model: str | None = None, dataset_name
     output_dir = Path(args.output_dir)
     card = output_dir / "README.md"
     text = card.read_text() if card.exists() else ""
-    text = text.split(SECTION_MARK)[0].rstrip() + "\n\n" if SECTION_MARK in text or text else text
+    trl_card = text.split(SECTION_MARK)[0].rstrip()  # drop an earlier TTRL section, keep TRL's card
+    prefix = trl_card + "\n\n" if trl_card else ""
     summary_path = output_dir / EVAL_SUMMARY_FILE
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
     card.parent.mkdir(parents=True, exist_ok=True)
-    card.write_text(text + ttrl_card_section(args, base_model, dataset_name, summary))
+    card.write_text(prefix + ttrl_card_section(args, base_model, dataset_name, summary))
     return card

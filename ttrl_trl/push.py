@@ -31,7 +31,6 @@ def prepare_folder(model_dir: Path, eval_summary: Path | None, dataset_name: str
         summary = json.loads(eval_summary.read_text())
         shutil.copyfile(eval_summary, model_dir / EVAL_SUMMARY_FILE)
         dataset_name = dataset_name or summary.get("dataset")
-    base_model = None
     config_file = model_dir / ("adapter_config.json" if (model_dir / "adapter_config.json").is_file() else "config.json")
     config = json.loads(config_file.read_text())
     base_model = config.get("base_model_name_or_path") or config.get("_name_or_path")

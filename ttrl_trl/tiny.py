@@ -32,6 +32,16 @@ CHAT_TEMPLATE = (
 )
 
 
+CPU_TRAINING_ARGS: dict[str, object] = {
+    "use_cpu": True,
+    "bf16": False,
+    "activation_checkpointing": False,  # a tiny model: recomputing activations only costs time
+    "report_to": "none",
+    "save_strategy": "no",
+}
+"""Trainer arguments for short CPU runs of the tiny model (tests, benchmarks, the demo)."""
+
+
 def build_char_tokenizer(extra_chars: str = "") -> PreTrainedTokenizerFast:
     """A character-level fast tokenizer: one token per printable ASCII character.
 

@@ -28,7 +28,7 @@ from trl import GRPOTrainer
 from ttrl_trl.config import TTRLConfig
 from ttrl_trl.model_card import write_ttrl_model_card
 from ttrl_trl.rewards import majority_vote_reward
-from ttrl_trl.trm import trm_batch_metrics, trm_sequence_mask
+from ttrl_trl.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
 from ttrl_trl.voting import VoteResult, extract_answer, is_correct, vote_on_answers
 
 
@@ -189,19 +189,17 @@ class TTRLTrainer(GRPOTrainer):
             return GRPOTrainer.get_off_policy_mask(
                 advantages, per_token_logps, sampling_per_token_logps, mask, off_policy_threshold
             )
-        log_ratio = per_token_logps.detach() - sampling_per_token_logps
-        seq_mask = trm_sequence_mask(log_ratio, mask, self.args.trm_delta_max, self.args.trm_delta_avg)
-        self._log_trm_metrics(log_ratio, mask, seq_mask)
-        return seq_mask.unsqueeze(1).to(mask.dtype)
+        stats = trm_sequence_stats(per_token_logps.detach() - sampling_per_token_logps, mask)
+        keep = trm_keep(stats, self.args.trm_delta_max, self.args.trm_delta_avg)
+        self._log_trm_metrics(stats, keep)
+        return keep.unsqueeze(1).to(mask.dtype)
 
-    def _log_trm_metrics(self, log_ratio: torch.Tensor, mask: torch.Tensor, seq_mask: torch.Tensor) -> None:
-        acc = self.accelerator
-        if acc.num_processes > 1:
-            log_ratio = acc.gather(acc.pad_across_processes(log_ratio.contiguous(), dim=1))
-            mask = acc.gather(acc.pad_across_processes(mask.contiguous(), dim=1))
-            seq_mask = acc.gather(seq_mask)
+    def _log_trm_metrics(self, stats: dict[str, torch.Tensor], keep: torch.Tensor) -> None:
+        # Per-sequence statistics only: every rank sends B numbers per statistic, never (B, T) tensors.
+        stats = {name: self.accelerator.gather(value.contiguous()) for name, value in stats.items()}
+        keep = self.accelerator.gather(keep.contiguous())
         mode = "train" if self.model.training else "eval"
-        for name, value in trm_batch_metrics(log_ratio, mask, seq_mask).items():
+        for name, value in trm_stats_metrics(stats, keep).items():
             self._metrics[mode][name].append(value)
 
     # ------------------------------------------------------------------ model card

@@ -80,16 +80,34 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
 
 @torch.no_grad()
 def trm_sequence_stats(log_ratio: Tensor, completion_mask: Tensor) -> dict[str, Tensor]:
-    """Per-sequence TRM statistics, shape (B,): ``max_abs_log_ratio``, ``mean_k3``, ``num_tokens``.
+    """Per-sequence TRM statistics, shape (B,), in one pass over the tokens.
 
-    An empty (all-padding) sequence gets 0 for both statistics, so it is never masked by them.
+    ``max_abs_log_ratio`` and ``mean_k3`` are what the two criteria test; ``sum_k3``, ``max_k3`` and
+    ``num_tokens`` are what the batch metrics need. Everything is per sequence, so a multi-GPU run
+    gathers B numbers per statistic, not (B, T) tensors. An empty (all-padding) sequence gets 0
+    everywhere, so it is never masked.
     """
     lr, mask = _prepare(log_ratio, completion_mask)
+    k3 = _token_k3(lr, mask)
+    num_tokens = mask.sum(-1)
+    sum_k3 = k3.sum(-1)
     return {
         "max_abs_log_ratio": _max_abs(lr),
-        "mean_k3": _masked_mean(_token_k3(lr, mask), mask),
-        "num_tokens": mask.sum(-1),
+        "mean_k3": sum_k3 / num_tokens.clamp(min=1).to(sum_k3.dtype),
+        "sum_k3": sum_k3,
+        "max_k3": k3.amax(-1) if k3.shape[-1] else sum_k3,  # k3 >= 0 and 0 on padding
+        "num_tokens": num_tokens,
     }
+
+
+def trm_keep(stats: dict[str, Tensor], delta_max: float | None = None, delta_avg: float | None = None) -> Tensor:
+    """(B,) bool: which sequences stay inside the trust region, from ``trm_sequence_stats``."""
+    keep = torch.ones_like(stats["max_abs_log_ratio"], dtype=torch.bool)
+    if delta_max is not None:
+        keep &= stats["max_abs_log_ratio"] <= delta_max
+    if delta_avg is not None:
+        keep &= stats["mean_k3"] <= delta_avg
+    return keep
 
 
 @torch.no_grad()
@@ -107,16 +125,12 @@ def trm_sequence_mask(
     is off (both off: all ones). ``token_kl`` (B, T), e.g. from ``exact_token_kl``, replaces the k3 estimate
     in the ``delta_avg`` criterion when the full logits of both policies are at hand.
     """
-    lr, mask = _prepare(log_ratio, completion_mask)
-    keep = torch.ones(lr.shape[:-1], dtype=torch.bool, device=lr.device)
-    if delta_max is not None:
-        keep &= _max_abs(lr) <= delta_max
-    if delta_avg is not None:
-        if token_kl is None:
-            per_token = _token_k3(lr, mask)
-        else:
-            per_token = torch.nan_to_num(token_kl.detach().float(), nan=math.inf)
-        keep &= _masked_mean(per_token, mask) <= delta_avg
+    stats = trm_sequence_stats(log_ratio, completion_mask)
+    if token_kl is not None:
+        _, mask = _prepare(log_ratio, completion_mask)
+        exact = torch.nan_to_num(token_kl.detach().float(), nan=math.inf)
+        stats = dict(stats, mean_k3=_masked_mean(exact, mask))
+    keep = trm_keep(stats, delta_max, delta_avg)
     out_dtype = log_ratio.dtype if log_ratio.is_floating_point() else torch.float32
     return keep.to(out_dtype)
 
@@ -157,25 +171,28 @@ def exact_token_kl(roll_logits: Tensor, theta_logits: Tensor) -> Tensor:
 
 @torch.no_grad()
 def trm_batch_metrics(log_ratio: Tensor, completion_mask: Tensor, seq_mask: Tensor) -> dict[str, float]:
-    """Scalars to log for one batch (all sequences, before masking), including the three bounds.
+    """Scalars to log for one batch (all sequences, before masking), including the three bounds."""
+    return trm_stats_metrics(trm_sequence_stats(log_ratio, completion_mask), seq_mask)
+
+
+def trm_stats_metrics(stats: dict[str, Tensor], seq_mask: Tensor) -> dict[str, float]:
+    """The logged scalars from per-sequence statistics (possibly gathered from every rank).
 
     ``trm/kl_tok_max`` estimates ``D_tok_max`` as the largest per-token k3 and ``trm/kl_seq`` estimates
     ``D_seq`` as the largest per-sequence sum of k3; both are single-sample estimates, not guarantees.
     ``trm/k3/mean`` is the token mean of k3 over the batch; ``trm/T`` the longest completion.
     """
-    lr, mask = _prepare(log_ratio, completion_mask)
-    k3 = _token_k3(lr, mask)
-    stats = trm_sequence_stats(log_ratio, completion_mask)
-    max_abs = stats["max_abs_log_ratio"]
-    n_tokens = int(mask.sum())
-    T = int(stats["num_tokens"].max()) if stats["num_tokens"].numel() else 0
-    kl_tok_max = float(k3.max()) if k3.numel() else 0.0
-    kl_seq = float(k3.sum(-1).max()) if k3.numel() else 0.0
+    max_abs, num_tokens = stats["max_abs_log_ratio"], stats["num_tokens"]
+    if not max_abs.numel():
+        T, kl_tok_max, kl_seq, n_tokens = 0, 0.0, 0.0, 0
+    else:
+        T, n_tokens = int(num_tokens.max()), int(num_tokens.sum())
+        kl_tok_max, kl_seq = float(stats["max_k3"].max()), float(stats["sum_k3"].max())
     metrics = {
         "trm/masked_fraction": 1.0 - float(seq_mask.float().mean()) if seq_mask.numel() else 0.0,
         "trm/max_abs_log_ratio/mean": float(max_abs.mean()) if max_abs.numel() else 0.0,
         "trm/max_abs_log_ratio/max": float(max_abs.max()) if max_abs.numel() else 0.0,
-        "trm/k3/mean": float(k3.sum()) / n_tokens if n_tokens else 0.0,
+        "trm/k3/mean": float(stats["sum_k3"].sum()) / n_tokens if n_tokens else 0.0,
         "trm/kl_tok_max": kl_tok_max,
         "trm/kl_seq": kl_seq,
         "trm/T": float(T),

@@ -148,6 +148,7 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
 
     from ttrl_trl.config import TTRLConfig
     from ttrl_trl.data import load_problems
+    from ttrl_trl.tiny import CPU_TRAINING_ARGS
     from ttrl_trl.trainer import TTRLTrainer
 
     dataset = load_problems(str(problems), system_prompt=None)  # columns: problem, prompt, answer (logs only)
@@ -164,14 +165,10 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
         temperature=cfg.temperature,
         max_completion_length=cfg.max_completion_length,
         logging_steps=1,
-        save_strategy="no",
-        report_to="none",
         seed=cfg.seed,
         data_seed=cfg.seed,
-        use_cpu=True,
-        bf16=False,
         dataloader_num_workers=0,
-        activation_checkpointing=False,  # a 0.45 M-parameter model: recomputing activations only costs time
+        **CPU_TRAINING_ARGS,
         disable_tqdm=False,
     )
     trainer = TTRLTrainer(model=str(model_dir), args=args, train_dataset=dataset)
