@@ -35,3 +35,15 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ttrl_trl.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+ANSWER_CHOICES = {"1/2": 0.25, "0.5": 0.25, "3": 0.3, "7": 0.2}
+"""What the answering model says: by exact string "3" leads, by math equivalence 1/2 = 0.5 does."""
+
+
+@pytest.fixture(scope="session")
+def answering_model_path(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model taught to answer ``Q<i>`` with a boxed answer drawn from ``ANSWER_CHOICES``."""
+    from helpers import teach_boxed_answers
+
+    return teach_boxed_answers(tiny_model_path, tmp_path_factory.mktemp("answering-model"), ANSWER_CHOICES)

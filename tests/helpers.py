@@ -54,9 +54,11 @@ class ScriptedGenerator:
         self.rng = random.Random(seed)
         self.choices = choices
         self.generated: list[tuple[str, str]] = []  # (problem tag, completion text), every vote
+        self.rows_per_call: list[int] = []  # how many rows each generation call had
 
     def __call__(self, trainer, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         completion_ids = []
+        self.rows_per_call.append(len(prompt_ids))
         for ids in prompt_ids:
             tag = re.search(r"Q\d+", self.tokenizer.decode(ids, skip_special_tokens=True)).group(0)
             answer = self.rng.choice(self.choices)
@@ -64,3 +66,47 @@ class ScriptedGenerator:
             self.generated.append((tag, text))
             completion_ids.append(self.tokenizer(text)["input_ids"] + [self.tokenizer.eos_token_id])
         return completion_ids, None
+
+
+def teach_boxed_answers(
+    init_dir: Path, output_dir: Path, choices: dict[str, float], steps: int = 120, seed: int = 0
+) -> Path:
+    """Fine-tune the tiny model to answer any short question with ``\\boxed{a}``, ``a`` drawn from ``choices``.
+
+    Real sampling from the result gives real, varied votes (``1/2`` and ``0.5`` both among them, so
+    equivalence matters), where the random tiny model mostly writes no answer at all.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(init_dir)
+    model = AutoModelForCausalLM.from_pretrained(init_dir, dtype=torch.float32)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    answers, weights = list(choices), list(choices.values())
+    for _ in range(steps):
+        ids, labels = [], []
+        for _ in range(32):
+            prompt = tokenizer.apply_chat_template(
+                build_prompt(f"Q{rng.randrange(100)}", system_prompt=None), add_generation_prompt=True, tokenize=False
+            )
+            p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            c = tokenizer(
+                f"\\boxed{{{rng.choices(answers, weights)[0]}}}" + tokenizer.eos_token, add_special_tokens=False
+            )["input_ids"]
+            ids.append(p + c)
+            labels.append([-100] * len(p) + c)
+        width = max(map(len, ids))
+        pad = tokenizer.pad_token_id
+        batch = {
+            "input_ids": torch.tensor([x + [pad] * (width - len(x)) for x in ids]),
+            "attention_mask": torch.tensor([[1] * len(x) + [0] * (width - len(x)) for x in ids]),
+            "labels": torch.tensor([y + [-100] * (width - len(y)) for y in labels]),
+        }
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return output_dir

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ttrl_trl.rewards import REWARD_NAME, completion_text, majority_vote_reward
+from ttrl_trl.rewards import REWARD_NAME, VoteReward, completion_text, majority_vote_reward
 
 PROMPT_A = "What is 7/2?"
 PROMPT_B = "What is 2+2?"
@@ -14,15 +14,13 @@ def test_stable_name_for_logging() -> None:
     assert majority_vote_reward.__name__ == REWARD_NAME == "ttrl_majority"
 
 
-def test_precomputed_matches_are_used_as_is() -> None:
-    completions = ["\\boxed{1}", "\\boxed{1}", "\\boxed{2}"]
-    rewards = majority_vote_reward([PROMPT_A] * 3, completions, ttrl_match=[False, True, True])
-    assert rewards == [0.0, 1.0, 1.0]
-
-
-def test_precomputed_matches_must_cover_every_completion() -> None:
-    with pytest.raises(ValueError, match="ttrl_match"):
-        majority_vote_reward([PROMPT_A] * 2, ["a", "b"], ttrl_match=[True])
+def test_vote_reward_returns_the_trainer_rewards_and_checks_their_count() -> None:
+    reward = VoteReward()
+    assert reward.__name__ == REWARD_NAME
+    reward.rewards = [0.0, 1.0, 1.0]
+    assert reward([PROMPT_A] * 3, ["a", "b", "c"], answer=["x"] * 3) == [0.0, 1.0, 1.0]
+    with pytest.raises(RuntimeError, match="2 completions"):
+        reward([PROMPT_A] * 2, ["a", "b"])
 
 
 def test_votes_per_consecutive_prompt_group() -> None:

@@ -78,17 +78,21 @@ def test_rewards_equal_vote_matches_and_keep_prompt_alignment(scripted):
     assert len(call["completions"]) == 8
     votes = _votes_by_tag(generator)
     assert all(len(v) == 16 for v in votes.values())
-    for prompt, completion, match in zip(call["prompts"], call["completions"], call["ttrl_match"]):
+    expected_rewards = []
+    for prompt, completion in zip(call["prompts"], call["completions"]):
         text = completion[0]["content"] if isinstance(completion, list) else completion
         prompt_tag = re.search(r"Q\d+", prompt[-1]["content"]).group(0)
         assert text.startswith(prompt_tag + " ")  # the kept completion belongs to its own prompt
         assert text in votes[prompt_tag]  # ... and is one of that prompt's votes
         label = majority_vote(votes[prompt_tag]).label  # vote recomputed independently over all 16
-        expected = label is not None and answers_equivalent(extract_answer(text), label)
-        assert match == expected
-    # The majority reward the trainer logged is the mean of those matches.
+        expected_rewards.append(float(label is not None and answers_equivalent(extract_answer(text), label)))
+    # The vote reward TRL received for each kept completion is that recomputed match.
+    assert trainer._vote_reward.rewards == expected_rewards
     logged = [h for h in trainer.state.log_history if "rewards/ttrl_majority/mean" in h][0]
-    assert logged["rewards/ttrl_majority/mean"] == pytest.approx(sum(call["ttrl_match"]) / 8)
+    assert logged["rewards/ttrl_majority/mean"] == pytest.approx(sum(expected_rewards) / 8)
+    # What the vote cost is logged: all 32 completions, vote-only ones included.
+    assert logged["ttrl/generated_completions"] == 32
+    assert logged["ttrl/generated_tokens"] > logged["completions/mean_length"] * 8
 
 
 def test_subsample_is_random_not_the_first_round(scripted):
@@ -157,3 +161,109 @@ def test_vote_reward_is_always_first(tiny_model_path, tmp_path):
 def test_requires_ttrl_config(tiny_model_path):
     with pytest.raises(TypeError, match="TTRLConfig"):
         TTRLTrainer(model=str(tiny_model_path), args=trl.GRPOConfig(output_dir="x", bf16=False, report_to="none"))
+
+
+def test_ground_truth_is_withheld_from_reward_functions_and_inputs_stay_untouched(scripted):
+    trainer, _, spy = scripted(toy_dataset(4, answers=["1", "2", "1", "2"]))
+    trainer.train()
+    seen = set(spy.calls[0])
+    assert "answer" not in seen  # the gold column never reaches a reward function
+    assert "ttrl_match" not in seen  # and the vote adds no column to what they (and callbacks) see
+    assert trainer.state.log_history[0]["ttrl/label_accuracy"] >= 0.0  # ... yet the accuracy metrics are logged
+
+
+def test_a_reward_function_asking_for_the_gold_column_is_refused(tiny_model_path, tmp_path):
+    def accuracy(completions, answer, **kwargs):
+        return [float(a in c) for a, c in zip(answer, completions)]
+
+    with pytest.raises(ValueError, match="ground_truth_column"):
+        TTRLTrainer(
+            model=str(tiny_model_path),
+            reward_funcs=accuracy,
+            args=tiny_config(tmp_path / "o"),
+            train_dataset=toy_dataset(2, answers=["1", "2"]),
+        )
+
+
+def test_weights_and_processing_classes_may_list_only_the_extras(tiny_model_path, tmp_path):
+    def extra(completions, **kwargs):
+        return [0.0] * len(completions)
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path),
+        reward_funcs=[extra],
+        reward_processing_classes=[tokenizer],  # one per extra function, as for a plain GRPOTrainer
+        args=tiny_config(tmp_path / "o", reward_weights=[0.5]),
+        train_dataset=toy_dataset(2),
+    )
+    assert trainer.reward_weights.tolist() == [1.0, 0.5]
+    assert trainer.reward_processing_classes[1] is tokenizer and len(trainer.reward_processing_classes) == 2
+    # Given in the user's own order, with the vote reward named anywhere: reordered with it.
+    from ttrl_trl.rewards import majority_vote_reward
+
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path),
+        reward_funcs=[extra, majority_vote_reward],
+        args=tiny_config(tmp_path / "p", reward_weights=[0.5, 2.0]),
+        train_dataset=toy_dataset(2),
+    )
+    assert trainer.reward_func_names == ["ttrl_majority", "extra"]
+    assert trainer.reward_weights.tolist() == [2.0, 0.5]
+    with pytest.raises(ValueError, match="reward_weights has 3 entries"):
+        TTRLTrainer(
+            model=str(tiny_model_path),
+            reward_funcs=[extra],
+            args=tiny_config(tmp_path / "q", reward_weights=[1.0, 1.0, 1.0]),
+            train_dataset=toy_dataset(2),
+        )
+
+
+def test_an_extra_reward_returning_none_everywhere_is_warned_about(monkeypatch, tiny_model_path, tmp_path):
+    """TRL warns when every reward function returns None for a row; the vote never does, so TTRL checks the extras."""
+
+    def undecided(completions, **kwargs):
+        return [None] * len(completions)
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    generator = ScriptedGenerator(tokenizer)
+    monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", _patch_generator(generator))
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path),
+        reward_funcs=[undecided],
+        args=tiny_config(tmp_path / "o"),
+        train_dataset=toy_dataset(4),
+        processing_class=tokenizer,
+    )
+    warnings = []
+    monkeypatch.setattr("ttrl_trl.trainer.logger.warning", lambda message, *a, **k: warnings.append(message))
+    trainer.train()
+    assert any("returned None for 8 completion(s)" in w for w in warnings)
+
+
+@pytest.mark.parametrize("rounds_per_call", [None, 2, 4])
+def test_vote_rounds_per_call_bounds_rows_per_generation_call(scripted, rounds_per_call):
+    """Default: each call has TRL's own rows (2 prompts x 4 slots); chunks of c rounds have c times as many."""
+    trainer, generator, spy = scripted(
+        toy_dataset(4), n_votes_per_prompt=16, num_generations=4, vote_rounds_per_call=rounds_per_call
+    )
+    trainer.train()
+    c = rounds_per_call or 1
+    assert generator.rows_per_call == [8 * c] * (4 // c)
+    # Whatever the chunking, every kept completion is one of its own prompt's 16 votes and is
+    # rewarded against the vote recomputed over all 16.
+    votes = _votes_by_tag(generator)
+    assert sorted(len(v) for v in votes.values()) == [16, 16]
+    for prompt, completion, reward in zip(
+        spy.calls[0]["prompts"], spy.calls[0]["completions"], trainer._vote_reward.rewards
+    ):
+        text = completion[0]["content"]
+        tag = re.search(r"Q\d+", prompt[-1]["content"]).group(0)
+        assert text.startswith(tag + " ") and text in votes[tag]
+        label = majority_vote(votes[tag]).label
+        assert reward == float(label is not None and answers_equivalent(extract_answer(text), label))
+
+
+def test_vote_rounds_per_call_below_one_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="vote_rounds_per_call must be at least 1"):
+        tiny_config(tmp_path, vote_rounds_per_call=0)

@@ -135,16 +135,58 @@ def test_stale_rollouts_are_masked_during_training(monkeypatch, tiny_model_path,
         assert key in logs[1]
 
 
-def test_on_policy_trm_still_measures_pi_roll(monkeypatch, tiny_model_path, tmp_path):
-    """On-policy TRL skips old log-probs; with TRM on we compute them so the mask is a real check."""
+def test_on_policy_trm_is_a_noop_without_an_extra_forward_pass(monkeypatch, tiny_model_path, tmp_path):
+    """On-policy without vLLM, pi_roll is pi_theta: no pi_roll forward pass, one notice, metrics still logged."""
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
     generator = ScriptedGenerator(tokenizer)
     monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", lambda self, *a, **k: generator(self, *a, **k))
-    args = tiny_config(tmp_path / "out", trm_delta_max=1.0)
+    args = tiny_config(tmp_path / "out", trm_delta_max=1e-6, max_steps=2)
     trainer = TTRLTrainer(
-        model=str(tiny_model_path), args=args, train_dataset=toy_dataset(2), processing_class=tokenizer
+        model=str(tiny_model_path), args=args, train_dataset=toy_dataset(4), processing_class=tokenizer
     )
-    trainer.model.train()
-    batch = trainer._generate_and_score_completions(list(trainer.get_train_dataloader().__iter__().__next__()))
-    assert "old_per_token_logps" in batch
-    assert batch["old_per_token_logps"].shape == batch["completion_ids"].shape
+    forwards = []
+    original = trainer._get_per_token_logps_and_entropies
+    monkeypatch.setattr(
+        trainer, "_get_per_token_logps_and_entropies", lambda *a, **k: forwards.append(1) or original(*a, **k)
+    )
+    warnings = []
+    monkeypatch.setattr("ttrl_trl.trainer.logger.warning", lambda message, *a, **k: warnings.append(message))
+    trainer.train()
+    # One forward per optimiser step (the loss), none for pi_roll: TRL's own on-policy cost.
+    assert len(forwards) == 2
+    assert sum("no-op" in w for w in warnings) == 1
+    logs = [h for h in trainer.state.log_history if "trm/masked_fraction" in h]
+    assert [h["trm/masked_fraction"] for h in logs] == [0.0, 0.0]  # even with a tiny delta: rho is exactly 1
+    assert all(h["trm/max_abs_log_ratio/max"] == 0.0 for h in logs)
+
+
+def test_nan_sampling_logprob_masks_its_sequence_and_keeps_the_loss_finite(trainers):
+    """vLLM reports NaN for a token it could not score: that sequence is masked, the others are not."""
+    trainer = trainers["dapo"]
+    advantages = torch.tensor([1.0, -0.5, 0.7, 2.0])
+    inputs = _batch(trainer, torch.zeros(4), advantages)
+    sampling = inputs["old_per_token_logps"].clone()
+    sampling[2, 1] = float("nan")  # a real token of sequence 2
+    sampling[1, 8] = float("nan")  # padding of sequence 1 (length 4): ignored
+    inputs["sampling_per_token_logps"] = sampling
+    loss, grad = _loss_and_grad(trainer, inputs)
+    assert torch.isfinite(loss) and torch.isfinite(grad).all()
+    assert trainer._metrics["train"]["trm/masked_fraction"][-1] == pytest.approx(1 / 4)
+    mask = trainer.get_off_policy_mask(
+        advantages=advantages[:, None],
+        per_token_logps=inputs["old_per_token_logps"],
+        sampling_per_token_logps=sampling,
+        mask=inputs["completion_mask"],
+        off_policy_threshold=float("inf"),
+    )
+    assert mask.squeeze(1).tolist() == [1, 1, 0, 1]
+
+
+def test_the_class_keeps_trls_static_off_policy_mask(trainers):
+    """Code that calls the hook on the class (TRL's tests do) gets TRL's static OPSM, whatever TRM does."""
+    advantages = torch.tensor([[1.0], [-1.0]])
+    logps = torch.zeros(2, 3)
+    mask = torch.ones(2, 3)
+    out = TTRLTrainer.get_off_policy_mask(advantages, logps, logps + 1.0, mask, 0.5)
+    assert out.squeeze(1).tolist() == [1.0, 0.0]  # the negative-advantage, high-KL sequence is dropped
+    assert trainers["dapo"].get_off_policy_mask.__func__ is TTRLTrainer._trm_off_policy_mask

@@ -27,6 +27,11 @@ class TTRLConfig(GRPOConfig):
             is the most common (math-equivalent) answer among them. Must be a multiple of
             ``num_generations``: the votes are drawn as ``n_votes_per_prompt // num_generations``
             rounds of TRL's ordinary generation call.
+        vote_rounds_per_call: how many vote rounds (of ``num_generations`` completions per prompt)
+            one generation call draws. ``None`` (default): one round per call with transformers
+            generation, so no call is larger than plain GRPO's and the KV cache never grows with
+            ``n_votes_per_prompt``; all rounds in one call with vLLM, which bounds its own KV cache
+            (``vllm_gpu_memory_utilization``). Raise it to trade memory for fewer, larger calls.
         ground_truth_column: dataset column with gold answers. Used only for logging
             ``ttrl/label_accuracy`` and friends; it never enters the reward. Missing column = no
             accuracy metrics.
@@ -40,6 +45,13 @@ class TTRLConfig(GRPOConfig):
     n_votes_per_prompt: int = field(
         default=64,
         metadata={"help": "Completions sampled per prompt for the majority vote (multiple of num_generations)."},
+    )
+    vote_rounds_per_call: int | None = field(
+        default=None,
+        metadata={
+            "help": "Vote rounds drawn per generation call (None: 1 with transformers, so memory stays plain GRPO's; "
+            "all with vLLM). Larger = fewer, bigger calls."
+        },
     )
     ground_truth_column: str = field(
         default="answer",
@@ -81,6 +93,11 @@ class TTRLConfig(GRPOConfig):
                 f"({self.num_generations}), since votes are drawn in rounds of num_generations completions. "
                 f"Use e.g. n_votes_per_prompt={self.vote_rounds * self.num_generations or self.num_generations} "
                 f"or {(self.vote_rounds + 1) * self.num_generations}."
+            )
+        if self.vote_rounds_per_call is not None and self.vote_rounds_per_call < 1:
+            raise ValueError(
+                f"vote_rounds_per_call must be at least 1 (or None for the default), got {self.vote_rounds_per_call}. "
+                f"Use 1 for the least memory, or {self.vote_rounds} to draw all {self.vote_rounds} rounds in one call."
             )
 
     def _check_trm(self) -> None:

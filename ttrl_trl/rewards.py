@@ -1,7 +1,14 @@
 """The TTRL reward as a TRL reward function: 1.0 for agreeing with the majority answer, else 0.0.
 
-Ground truth never enters: TTRL trains on unlabelled test questions, so dataset columns such as
-``answer`` arrive in ``**kwargs`` (TRL passes every column) and are ignored on purpose.
+Two forms. :class:`VoteReward` is what :class:`~ttrl_trl.trainer.TTRLTrainer` puts first in its
+reward functions: it hands TRL the rewards the trainer computed from the full vote (all
+``n_votes_per_prompt`` samples, gathered across ranks), without adding a column to the inputs
+that callbacks and other reward functions see. :func:`majority_vote_reward` is the stand-alone
+function for a plain ``GRPOTrainer``: it votes on the completions it is given.
+
+Ground truth never enters: TTRL trains on unlabelled test questions. The trainer withholds the
+ground-truth column from every reward function; with a plain ``GRPOTrainer``, columns such as
+``answer`` arrive in ``**kwargs`` and are ignored on purpose.
 """
 
 from __future__ import annotations
@@ -15,23 +22,13 @@ from ttrl_trl.voting import majority_vote
 REWARD_NAME = "ttrl_majority"
 
 
-def majority_vote_reward(
-    prompts: Sequence[Any] | None,
-    completions: Sequence[Any],
-    ttrl_match: Sequence[Any] | None = None,
-    **kwargs: Any,
-) -> list[float]:
+def majority_vote_reward(prompts: Sequence[Any] | None, completions: Sequence[Any], **kwargs: Any) -> list[float]:
     """1.0 for each completion whose answer matches its prompt's majority-voted answer, else 0.0.
 
-    ``ttrl_match`` is what :class:`~ttrl_trl.trainer.TTRLTrainer` computed over the full vote
-    (all ``n_votes_per_prompt`` samples, gathered across ranks); it is used as is. Without it
-    (plain ``GRPOTrainer``), consecutive completions of the same prompt are voted on here, which
-    is only the full vote when a rank holds the whole group.
+    For a plain ``GRPOTrainer``: consecutive completions of the same prompt are voted on here,
+    which is the full vote only when a rank holds the whole group. ``TTRLTrainer`` replaces it
+    with :class:`VoteReward`, fed by the vote over all ``n_votes_per_prompt`` samples of all ranks.
     """
-    if ttrl_match is not None:
-        if len(ttrl_match) != len(completions):
-            raise ValueError(f"ttrl_match has {len(ttrl_match)} entries for {len(completions)} completions")
-        return [1.0 if match else 0.0 for match in ttrl_match]  # None (no vote) counts as no match
     texts = [completion_text(c) for c in completions]
     rewards: list[float] = []
     for start, end in _prompt_groups(prompts, len(texts)):
@@ -40,6 +37,29 @@ def majority_vote_reward(
 
 
 majority_vote_reward.__name__ = REWARD_NAME  # TRL logs rewards/<__name__>/mean
+
+
+class VoteReward:
+    """The trainer's vote reward: returns the rewards the trainer set for the current local batch.
+
+    The trainer decides each group's vote once across ranks while generating, and sets
+    :attr:`rewards` (one per local kept completion, in TRL's order) before TRL scores the batch.
+    Keeping them here, rather than in an extra dataset column, leaves the caller's inputs as
+    plain ``GRPOTrainer`` would leave them.
+    """
+
+    __name__ = REWARD_NAME
+
+    def __init__(self) -> None:
+        self.rewards: list[float] = []
+
+    def __call__(self, prompts: Sequence[Any] | None, completions: Sequence[Any], **kwargs: Any) -> list[float]:
+        if len(self.rewards) != len(completions):
+            raise RuntimeError(
+                f"the vote produced {len(self.rewards)} rewards for {len(completions)} completions; VoteReward only "
+                "works inside TTRLTrainer (use majority_vote_reward with a plain GRPOTrainer)"
+            )
+        return list(self.rewards)
 
 
 def completion_text(completion: Any) -> str:

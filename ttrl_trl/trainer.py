@@ -4,46 +4,65 @@ What changes relative to TRL's ``GRPOTrainer`` (everything else is TRL's own cod
 
 * ``_generate_single_turn``: draws the vote as ``n_votes_per_prompt // num_generations`` rounds
   through TRL's ordinary generation call (so vLLM colocate / server and transformers generation
-  all work unchanged), majority-votes each prompt's answers across all ranks, and returns, for every
-  training slot, one of its ``rounds`` candidates picked at random. Only those go on to the
-  forward passes; the extra vote-only completions are decoded and voted on, nothing more.
-* ``_generate``: hands each kept completion's vote match to the reward functions as the
-  ``ttrl_match`` column, which :func:`~ttrl_trl.rewards.majority_vote_reward` turns into 1/0.
-* ``get_off_policy_mask``: TRL's sequence-mask hook, used for Trust Region Masking when
-  ``trm_delta_max`` / ``trm_delta_avg`` are set. TRL multiplies the per-token policy loss by this
+  all work unchanged), decides each prompt group's vote once across all ranks
+  (:mod:`ttrl_trl.group_vote`), and returns, for every training slot, one of its ``rounds``
+  candidates picked at random. Only those go on to the forward passes; the extra vote-only
+  completions are decoded and voted on, nothing more.
+* ``_calculate_rewards``: withholds the ground-truth column from every reward function (TRL
+  passes every dataset column), so gold answers cannot leak into training. The vote reward
+  (:class:`~ttrl_trl.rewards.VoteReward`) reads the rewards the vote set; the inputs that
+  callbacks and other reward functions see are left exactly as ``GRPOTrainer`` leaves them.
+* Trust Region Masking, when ``trm_delta_max`` / ``trm_delta_avg`` are set, goes through TRL's
+  sequence-mask hook ``get_off_policy_mask``: TRL multiplies the per-token policy loss by the
   mask before aggregating with the unmasked completion mask, so a masked sequence contributes
   exactly zero to the policy-gradient term while the normaliser still counts all N sequences.
+  The hook is set on the instance, so ``TTRLTrainer.get_off_policy_mask`` stays TRL's
+  ``@staticmethod`` for any code that calls it on the class.
 """
 
 from __future__ import annotations
 
+import inspect
 import random
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from accelerate.utils import gather_object
+from transformers.utils import logging
 from trl import GRPOTrainer
 
 from ttrl_trl.config import TTRLConfig
+from ttrl_trl.group_vote import GroupVote, decide_group_votes
 from ttrl_trl.model_card import write_ttrl_model_card
-from ttrl_trl.rewards import majority_vote_reward
+from ttrl_trl.rewards import VoteReward, majority_vote_reward
 from ttrl_trl.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
-from ttrl_trl.voting import VoteResult, extract_answer, is_correct, vote_on_answers
+from ttrl_trl.voting import extract_answer
+
+logger = logging.get_logger(__name__)
 
 
 class TTRLTrainer(GRPOTrainer):
     """GRPO trainer whose reward is agreement with the majority-voted answer of ``n_votes_per_prompt`` samples.
 
-    Args are those of :class:`trl.GRPOTrainer`; ``args`` must be a :class:`TTRLConfig`. The
-    majority-vote reward is always the first reward function; ``reward_funcs`` adds extra TRL
-    reward functions (callables or reward-model ids), combined with ``reward_weights`` as TRL does.
+    Args are those of :class:`trl.GRPOTrainer`; ``args`` must be a :class:`TTRLConfig`. The vote
+    reward is always the first reward function; ``reward_funcs`` adds extra TRL reward functions
+    (callables or reward-model ids), combined as TRL combines them. ``reward_weights`` and
+    ``reward_processing_classes`` may list either one entry per extra function (the vote then gets
+    weight 1.0 and no processing class) or one per function with the vote's first.
     """
 
     _tag_names = ["trl", "grpo", "ttrl"]
     _name = "TTRL"
 
-    def __init__(self, model: Any, reward_funcs: Any = None, args: TTRLConfig | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Any,
+        reward_funcs: Any = None,
+        args: TTRLConfig | None = None,
+        reward_processing_classes: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(args, TTRLConfig):
             raise TypeError(f"TTRLTrainer needs `args` to be a TTRLConfig, got {type(args).__name__}.")
         if kwargs.get("tools") or kwargs.get("rollout_func") or kwargs.get("environment_factory"):
@@ -51,16 +70,59 @@ class TTRLTrainer(GRPOTrainer):
                 "TTRLTrainer votes on single-turn answers; `tools`, `rollout_func` and `environment_factory` are not "
                 "supported. Use trl.GRPOTrainer for multi-turn rollouts."
             )
-        # The vote reward always comes first; the user's reward functions are extras, combined with
-        # `reward_weights` (one weight per function, the vote's first) as TRL combines them.
-        extras = [] if reward_funcs is None else reward_funcs if isinstance(reward_funcs, list) else [reward_funcs]
-        reward_funcs = [majority_vote_reward, *(f for f in extras if f is not majority_vote_reward)]
-        super().__init__(model=model, reward_funcs=reward_funcs, args=args, **kwargs)
+        given = (
+            [] if reward_funcs is None else list(reward_funcs) if isinstance(reward_funcs, list) else [reward_funcs]
+        )
+        extras = [f for f in given if f is not majority_vote_reward]
+        _refuse_ground_truth_parameters(extras, args.ground_truth_column)
+        self._vote_reward = VoteReward()
+        if args.reward_weights is not None:
+            args.reward_weights = _vote_first(given, extras, list(args.reward_weights), 1.0, "reward_weights")
+        if reward_processing_classes is not None:
+            classes = (
+                reward_processing_classes
+                if isinstance(reward_processing_classes, list)
+                else [reward_processing_classes]
+            )
+            reward_processing_classes = _vote_first(given, extras, classes, None, "reward_processing_classes")
+        super().__init__(
+            model=model,
+            reward_funcs=[self._vote_reward, *extras],
+            args=args,
+            reward_processing_classes=reward_processing_classes,
+            **kwargs,
+        )
         if args.trm_enabled:
-            # Switch TRL's sequence-mask hook on; our `get_off_policy_mask` ignores the threshold.
+            # Switch TRL's sequence-mask hook on (our mask ignores the threshold) and route it to TRM.
             self.off_policy_mask_threshold = float("inf")
+            self.get_off_policy_mask = self._trm_off_policy_mask
         self._batch_ground_truth: list[Any] = []
-        self._batch_matches: list[bool] = []
+        self._trm_noop_noted = False
+
+    # ------------------------------------------------------------------ rewards
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        # Gold answers are for the ttrl/ metrics only: no reward function ever sees them.
+        column = self.args.ground_truth_column
+        inputs = [{key: value for key, value in example.items() if key != column} for example in inputs]
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        self._warn_if_extras_returned_none(rewards_per_func, prompts, completions)
+        return rewards_per_func
+
+    def _warn_if_extras_returned_none(self, rewards_per_func: torch.Tensor, prompts, completions) -> None:
+        """TRL warns when every reward function returns None for a row; the vote never does, so check the extras."""
+        if rewards_per_func.size(1) < 2:
+            return
+        start = self.accelerator.process_index * len(prompts)
+        local = rewards_per_func[start : start + len(prompts), 1:]
+        unscored = torch.isnan(local).all(dim=1).nonzero(as_tuple=True)[0]
+        if len(unscored):
+            row = int(unscored[0])
+            logger.warning(
+                f"All reward functions other than the TTRL vote returned None for {len(unscored)} completion(s), "
+                f"which then get only the vote reward; first one: prompt={prompts[row]!r}, "
+                f"completion={completions[row]!r}. Please ensure that at least one reward function returns a "
+                "valid reward."
+            )
 
     # ------------------------------------------------------------------ generation and voting
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -69,20 +131,19 @@ class TTRLTrainer(GRPOTrainer):
         self._batch_ground_truth = [example.get(column) for example in inputs]
         output = super()._generate_and_score_completions(inputs)
         if self.args.trm_enabled and "old_per_token_logps" not in output and "sampling_per_token_logps" not in output:
-            output["old_per_token_logps"] = self._rollout_logps(output)
+            self._note_trm_noop()
         return output
 
-    @torch.no_grad()
-    def _rollout_logps(self, batch: dict[str, Any]) -> torch.Tensor:
-        """pi_roll's token log-probs when TRL skipped them (on-policy, no vLLM), so TRM always has a reference."""
-        input_ids = torch.cat([batch["prompt_ids"], batch["completion_ids"]], dim=1)
-        attention_mask = torch.cat([batch["prompt_mask"], batch["completion_mask"]], dim=1)
-        mode = "train" if self.model.training else "eval"
-        batch_size = self.args.per_device_train_batch_size if mode == "train" else self.args.per_device_eval_batch_size
-        logps, _, _ = self._get_per_token_logps_and_entropies(
-            self.model, input_ids, attention_mask, batch["completion_ids"].size(1), batch_size=batch_size
-        )
-        return logps
+    def _note_trm_noop(self) -> None:
+        """On-policy without vLLM, TRL skips pi_roll's log-probs: the rollout policy *is* pi_theta, rho = 1."""
+        if not self._trm_noop_noted and self.accelerator.is_main_process:
+            logger.warning(
+                "Trust Region Masking is a no-op in this configuration: generation is on-policy (no vLLM, and "
+                "gradient_accumulation_steps is a multiple of steps_per_generation * num_iterations), so the policy "
+                "that sampled the tokens is the one being trained and every ratio is exactly 1. The trm/ metrics are "
+                "still logged (all zero)."
+            )
+        self._trm_noop_noted = True
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         mode = "train" if self.model.training else "eval"
@@ -90,15 +151,26 @@ class TTRLTrainer(GRPOTrainer):
         candidates = self._draw_vote_rounds(
             prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds
         )
-        # Extract answers where the completions live; the vote needs every rank's answers.
+        # Extract answers where the completions live; every rank sends its answers in one gather.
         local_answers = [
             [extract_answer(text) for text in self.processing_class.batch_decode(ids, skip_special_tokens=True)]
             for ids, _ in candidates
         ]
-        global_answers = [gather_object(answers) for answers in local_answers]
-        global_truth = gather_object(list(self._batch_ground_truth))
-        votes = _vote_per_group(global_answers, num_generations)
-        self._log_vote_metrics(mode, votes, global_answers, global_truth, num_generations)
+        local_tokens = sum(len(c) for ids, _ in candidates for c in ids)
+        per_rank = gather_object([(local_answers, list(self._batch_ground_truth), local_tokens)])
+        answers_per_round = [[a for rank_answers, _, _ in per_rank for a in rank_answers[r]] for r in range(rounds)]
+        truth_per_slot = [t for _, rank_truth, _ in per_rank for t in rank_truth]
+        truths = truth_per_slot[::num_generations]
+        has_truth = bool(truths) and all(t is not None for t in truths)
+        votes = decide_group_votes(
+            answers_per_round,
+            truths if has_truth else None,
+            num_generations,
+            rank=self.accelerator.process_index,
+            world_size=self.accelerator.num_processes,
+            gather=gather_object,
+        )
+        self._log_vote_metrics(mode, votes, sum(tokens for _, _, tokens in per_rank), rounds * len(truth_per_slot))
 
         # Keep one random candidate per training slot: every completion is kept with probability
         # 1/rounds, independently of what it says, so the trained set is an unbiased subsample.
@@ -111,72 +183,68 @@ class TTRLTrainer(GRPOTrainer):
         logprobs = None
         if candidates[0][1] is not None:
             logprobs = [candidates[r][1][i] for i, r in enumerate(picks)]
-        self._batch_matches = [
-            votes[(offset + i) // num_generations].matches[r * num_generations + (offset + i) % num_generations]
+        matches = [
+            votes[(offset + i) // num_generations].vote.matches[r * num_generations + (offset + i) % num_generations]
             for i, r in enumerate(picks)
         ]
+        self._vote_reward.rewards = [1.0 if match else 0.0 for match in matches]
         return completion_ids, logprobs
+
+    def _rounds_per_call(self, rounds: int) -> int:
+        """Vote rounds per generation call: the user's ``vote_rounds_per_call``, else all for vLLM, 1 otherwise."""
+        if self.args.vote_rounds_per_call is not None:
+            return min(self.args.vote_rounds_per_call, rounds)
+        return rounds if self.use_vllm else 1
 
     def _draw_vote_rounds(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds):
         """``rounds`` samples for every local slot, as ``rounds`` (completion_ids, logprobs) pairs.
 
-        Transformers generation and vLLM colocate sample each listed prompt once, so all rounds go
-        in one call over ``rounds`` copies of the list (one batch, one weight sync). vLLM server
-        mode deduplicates prompts by their position across ranks, so there each round is its own
-        call in TRL's usual layout.
+        Rounds are drawn ``c`` at a time (:meth:`_rounds_per_call`). A call over ``c`` rounds lists
+        each slot ``c`` times back to back and asks for ``num_generations * c`` generations per
+        prompt. Globally, TRL's layout is consecutive blocks of ``num_generations`` copies of one
+        prompt, so this one is consecutive blocks of ``num_generations * c`` copies: vLLM server
+        mode, which keeps every ``num_generations``-th prompt of the gathered list, asks for that
+        many samples each and hands every rank its positional slice back, then serves each block
+        with samples of its own prompt, whether a group spans ranks or not (tested against TRL's
+        slicing). Transformers and vLLM colocate sample every listed row once. With images, each
+        round is TRL's own call, unchanged.
         """
         generate = super()._generate_single_turn
-        one_call = rounds > 1 and images is None and not multimodal_fields
-        if not one_call or (self.use_vllm and self.vllm_mode == "server"):
+        per_call = self._rounds_per_call(rounds)
+        if per_call == 1 or images is not None or multimodal_fields:
             return [
                 generate(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
                 for _ in range(rounds)
             ]
-        ids, logprobs = generate(list(prompt_ids) * rounds, None, multimodal_fields, num_generations, has_tool_images)
-        size = len(prompt_ids)
-        return [
-            (ids[r * size : (r + 1) * size], None if logprobs is None else logprobs[r * size : (r + 1) * size])
-            for r in range(rounds)
-        ]
+        candidates: list[tuple[list, list | None]] = []
+        for first in range(0, rounds, per_call):
+            c = min(per_call, rounds - first)
+            ids, logprobs = generate(
+                repeat_slots(prompt_ids, c), None, multimodal_fields, num_generations * c, has_tool_images
+            )
+            candidates.extend(zip(split_rounds(ids, c), split_rounds(logprobs, c)))
+        return candidates
 
-    def _generate(self, prompts: list):
-        result = list(super()._generate(prompts))
-        extra_fields = dict(result[5])
-        extra_fields["ttrl_match"] = list(self._batch_matches)
-        result[5] = extra_fields
-        return tuple(result)
-
-    def _log_vote_metrics(
-        self,
-        mode: str,
-        votes: list[VoteResult],
-        global_answers: list[list[str | None]],
-        global_truth: list[Any],
-        num_generations: int,
-    ) -> None:
+    def _log_vote_metrics(self, mode: str, votes: Sequence[GroupVote], tokens: int, completions: int) -> None:
         metrics = self._metrics[mode]
-        metrics["ttrl/majority_ratio"].append(_mean(v.ratio for v in votes))
-        metrics["ttrl/no_answer_rate"].append(_mean(a is None for v in votes for a in v.answers))
-        metrics["ttrl/no_label_rate"].append(_mean(v.label is None for v in votes))
-        truths = global_truth[::num_generations]
-        if not truths or any(t is None for t in truths):
+        metrics["ttrl/majority_ratio"].append(_mean(v.vote.ratio for v in votes))
+        metrics["ttrl/no_answer_rate"].append(_mean(a is None for v in votes for a in v.vote.answers))
+        metrics["ttrl/no_label_rate"].append(_mean(v.vote.label is None for v in votes))
+        # What the vote costs: every completion generated for it, vote-only ones included.
+        metrics["ttrl/generated_completions"].append(float(completions))
+        metrics["ttrl/generated_tokens"].append(float(tokens))
+        if not votes or any(v.correct is None for v in votes):
             return
-        label_correct, reward_agree, rollout_correct, any_correct = [], [], [], []
-        for vote, truth in zip(votes, truths):
-            correct = [is_correct(a, str(truth)) for a in vote.answers]
-            label_correct.append(is_correct(vote.label, str(truth)))
-            reward_agree.extend(m == c for m, c in zip(vote.matches, correct))
-            rollout_correct.extend(correct)
-            any_correct.append(any(correct))
-        n_votes = len(votes[0].answers)
+        n_votes = len(votes[0].vote.answers)
+        label_correct = [v.label_correct for v in votes]
         metrics["ttrl/label_accuracy"].append(_mean(label_correct))
         metrics[f"ttrl/maj@{n_votes}"].append(_mean(label_correct))
-        metrics[f"ttrl/pass@{n_votes}"].append(_mean(any_correct))
-        metrics["ttrl/reward_accuracy"].append(_mean(reward_agree))
-        metrics["ttrl/rollout_accuracy"].append(_mean(rollout_correct))
+        metrics[f"ttrl/pass@{n_votes}"].append(_mean(any(v.correct) for v in votes))
+        metrics["ttrl/reward_accuracy"].append(_mean(m == c for v in votes for m, c in zip(v.vote.matches, v.correct)))
+        metrics["ttrl/rollout_accuracy"].append(_mean(c for v in votes for c in v.correct))
 
     # ------------------------------------------------------------------ Trust Region Masking
-    def get_off_policy_mask(
+    def _trm_off_policy_mask(
         self,
         advantages: torch.Tensor,
         per_token_logps: torch.Tensor,
@@ -184,11 +252,13 @@ class TTRLTrainer(GRPOTrainer):
         mask: torch.Tensor,
         off_policy_threshold: float,
     ) -> torch.Tensor:
-        """TRM's whole-sequence mask, (B, 1): 1 keeps a sequence, 0 drops it from the policy gradient."""
-        if not self.args.trm_enabled:
-            return GRPOTrainer.get_off_policy_mask(
-                advantages, per_token_logps, sampling_per_token_logps, mask, off_policy_threshold
-            )
+        """TRM's whole-sequence mask, (B, 1): 1 keeps a sequence, 0 drops it from the policy gradient.
+
+        Installed as ``self.get_off_policy_mask`` when TRM is on. ``sampling_per_token_logps`` is
+        pi_roll: vLLM's sampling log-probs when present, else the old policy's. A NaN log-prob on a
+        real token (vLLM could not score it) counts as an infinite ratio: the sequence is masked
+        (nothing certifies it stayed in the trust region) and counted in ``trm/nan_sequence_fraction``.
+        """
         stats = trm_sequence_stats(per_token_logps.detach() - sampling_per_token_logps, mask)
         keep = trm_keep(stats, self.args.trm_delta_max, self.args.trm_delta_avg)
         self._log_trm_metrics(stats, keep)
@@ -210,14 +280,55 @@ class TTRLTrainer(GRPOTrainer):
             write_ttrl_model_card(self.args, base_model=base_model, dataset_name=dataset_name)
 
 
-def _vote_per_group(global_answers: Sequence[Sequence[str | None]], num_generations: int) -> list[VoteResult]:
-    """One vote per prompt group, over all rounds: group j owns slots [j*G, (j+1)*G) of every round."""
-    num_groups = len(global_answers[0]) // num_generations
-    votes = []
-    for j in range(num_groups):
-        group = slice(j * num_generations, (j + 1) * num_generations)
-        votes.append(vote_on_answers([a for answers in global_answers for a in answers[group]]))
-    return votes
+def repeat_slots(prompt_ids: Sequence[Any], copies: int) -> list[Any]:
+    """Each slot ``copies`` times back to back: one call draws ``copies`` rounds in a dedup-safe layout."""
+    return [ids for ids in prompt_ids for _ in range(copies)]
+
+
+def split_rounds(outputs: Sequence[Any] | None, copies: int) -> list[Any]:
+    """Undo :func:`repeat_slots` on the outputs: ``copies`` lists, each with one output per slot (or Nones)."""
+    if outputs is None:
+        return [None] * copies
+    return [list(outputs[t::copies]) for t in range(copies)]
+
+
+def _vote_first(given: list, extras: list, values: list, vote_default: Any, field: str) -> list:
+    """A per-reward-function list (weights, processing classes) laid out as the trainer's: the vote's first.
+
+    ``values`` may follow the functions as given (which may include ``majority_vote_reward``
+    anywhere), or list only the extras (the vote then gets ``vote_default``).
+    """
+    if len(values) == len(given) and majority_vote_reward in given:
+        by_func = list(zip(given, values))
+        vote_value = next(v for f, v in by_func if f is majority_vote_reward)
+        return [vote_value, *(v for f, v in by_func if f is not majority_vote_reward)]
+    if len(values) == len(extras):
+        return [vote_default, *values]
+    if len(values) == len(extras) + 1:
+        return values
+    raise ValueError(
+        f"{field} has {len(values)} entries for {len(extras)} extra reward function(s): give one per extra function, "
+        f"or one per function with the TTRL vote's first ({len(extras) + 1} in all)."
+    )
+
+
+def _refuse_ground_truth_parameters(reward_funcs: list, column: str) -> None:
+    """A reward function that names the gold column would train on the answers: refuse it up front."""
+    for func in reward_funcs:
+        if isinstance(func, str | torch.nn.Module) or not callable(func):
+            continue
+        try:
+            parameters = inspect.signature(func).parameters
+        except (TypeError, ValueError):
+            continue
+        if column in parameters:
+            name = getattr(func, "__name__", type(func).__name__)
+            raise ValueError(
+                f"Reward function {name!r} takes the ground-truth column {column!r} (ground_truth_column), but TTRL "
+                f"never rewards with gold answers: TTRLTrainer withholds that column from every reward function and "
+                f"only logs accuracy against it. Remove the `{column}` parameter, or set ground_truth_column to the "
+                f"column that really holds the gold answers."
+            )
 
 
 def _mean(values) -> float:

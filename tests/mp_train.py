@@ -1,0 +1,131 @@
+"""``torchrun ... tests/mp_train.py <train args>``: the real train CLI, with every rank recording its votes.
+
+Used by ``tests/test_multiprocess.py``. Each rank appends JSON lines to
+``$TTRL_MP_RECORD_DIR/rank<r>.jsonl``:
+
+* ``candidate``: every completion it drew (generation call, round, global slot, prompt, text, answer);
+* ``votes``: the labels and matches it ended up with for every group of that call;
+* ``reward``: for every kept completion, the vote reward TRL trained on.
+
+``TTRL_MP_TIMEOUT_RANK=r`` makes rank ``r``'s grader behave as if every math-verify comparison
+timed out (only identical strings agree), to show that one rank's verdict cannot split a group.
+Nothing here changes what the trainer computes; it only wraps methods to write down what they did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+
+def _timed_out_vote(answers, truth=None):
+    """A rank whose every comparison times out: only identical strings cluster together."""
+    from ttrl_trl.group_vote import GroupVote
+    from ttrl_trl.voting import VoteResult
+
+    counts = Counter(a for a in answers if a is not None)
+    label = max(counts, key=lambda a: (counts[a], -answers.index(a))) if counts else None
+    matches = [a is not None and a == label for a in answers]
+    return GroupVote(VoteResult(label, matches, list(answers), sum(matches) / len(answers)))
+
+
+def install_recorders(record_dir: Path) -> None:
+    import torch.distributed as dist
+
+    from ttrl_trl import trainer as trainer_module
+    from ttrl_trl.voting import extract_answer
+
+    trainer_cls = trainer_module.TTRLTrainer
+    calls = {"n": 0}
+    timeout_rank = os.environ.get("TTRL_MP_TIMEOUT_RANK")
+
+    def write(rank: int, record: dict) -> None:
+        with open(record_dir / f"rank{rank}.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    draw = trainer_cls._draw_vote_rounds
+
+    def recording_draw(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds):
+        candidates = draw(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds)
+        rank, world = self.accelerator.process_index, self.accelerator.num_processes
+        prompts = self.processing_class.batch_decode(prompt_ids, skip_special_tokens=True)
+        for t, (ids, _) in enumerate(candidates):
+            for i, text in enumerate(self.processing_class.batch_decode(ids, skip_special_tokens=True)):
+                write(
+                    rank,
+                    {
+                        "kind": "candidate",
+                        "call": calls["n"],
+                        "rank": rank,
+                        "world": world,
+                        "dist_world": dist.get_world_size(),
+                        "round": t,
+                        "slot": rank * len(prompt_ids) + i,
+                        "prompt": prompts[i],
+                        "text": text,
+                        "answer": extract_answer(text),
+                    },
+                )
+        return candidates
+
+    decide = trainer_module.decide_group_votes
+
+    def recording_decide(*args, rank, **kwargs):
+        if timeout_rank is not None and rank == int(timeout_rank):
+            kwargs["vote"] = _timed_out_vote
+        votes = decide(*args, rank=rank, **kwargs)
+        write(
+            rank,
+            {
+                "kind": "votes",
+                "call": calls["n"],
+                "rank": rank,
+                "labels": [v.vote.label for v in votes],
+                "matches": [v.vote.matches for v in votes],
+            },
+        )
+        return votes
+
+    calculate = trainer_cls._calculate_rewards
+
+    def recording_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards = calculate(self, inputs, prompts, completions, completion_ids_list)
+        rank, size = self.accelerator.process_index, len(prompts)
+        for i, completion in enumerate(completions):
+            text = completion[0]["content"] if isinstance(completion, list) else completion
+            write(
+                rank,
+                {
+                    "kind": "reward",
+                    "call": calls["n"] - 1,
+                    "rank": rank,
+                    "slot": rank * size + i,
+                    "problem": prompts[i][-1]["content"],
+                    "text": text,
+                    "reward": float(rewards[rank * size + i, 0]),
+                },
+            )
+        return rewards
+
+    generate_single_turn = trainer_cls._generate_single_turn
+
+    def counting_generate(self, *args, **kwargs):
+        out = generate_single_turn(self, *args, **kwargs)
+        calls["n"] += 1
+        return out
+
+    trainer_cls._draw_vote_rounds = recording_draw
+    trainer_module.decide_group_votes = recording_decide
+    trainer_cls._calculate_rewards = recording_rewards
+    trainer_cls._generate_single_turn = counting_generate
+
+
+if __name__ == "__main__":
+    import sys
+
+    install_recorders(Path(os.environ["TTRL_MP_RECORD_DIR"]))
+    from ttrl_trl.train import main
+
+    main(sys.argv[1:])

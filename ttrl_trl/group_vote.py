@@ -1,0 +1,90 @@
+"""One vote per prompt group, decided on exactly one rank and shared with all.
+
+After the answers of every rank are gathered, each prompt group (the ``num_generations`` slots
+that share a prompt, possibly spread over several ranks, times the vote rounds) must get one
+pseudo-label that every rank rewards against. If every rank voted on every group, a math-verify
+comparison that times out on one rank only (a timeout counts as "not equivalent", and is
+cached) could give that rank another label than the others: one group scored against two
+labels. So group ``j`` is voted on by rank ``j % world_size`` alone, and the results (label,
+matches, ratio, and the ground-truth grades used only for metrics) are all-gathered. Every rank
+then holds the very same list by construction, and the CPU work is shared instead of repeated
+``world_size`` times.
+
+Layout. TRL's generation batch is laid out globally as consecutive blocks of ``num_generations``
+copies of one prompt (rank ``r`` holds global slots ``[r*B, (r+1)*B)``). Votes are drawn in
+rounds of that layout, so group ``j`` owns slots ``[j*G, (j+1)*G)`` of every round, and its
+answers are listed round by round (round 0's slots first); ties go to the answer seen first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ttrl_trl.voting import VoteResult, is_correct, vote_on_answers
+
+Answers = list[str | None]
+GatherFn = Callable[[list[Any]], list[Any]]
+"""``accelerate.utils.gather_object``: every rank's list, concatenated in rank order."""
+
+
+@dataclass(frozen=True)
+class GroupVote:
+    """The vote of one prompt group, plus ground-truth grades that only feed the logged metrics."""
+
+    vote: VoteResult
+    correct: tuple[bool, ...] | None = None
+    """Per vote (same order as ``vote.answers``): is it equivalent to the gold answer? ``None`` without gold."""
+    label_correct: bool | None = None
+
+
+def group_answers(answers_per_round: Sequence[Sequence[str | None]], group: int, num_generations: int) -> Answers:
+    """The answers of group ``group`` over all rounds (each round holds every global slot in order)."""
+    block = slice(group * num_generations, (group + 1) * num_generations)
+    return [answer for answers in answers_per_round for answer in answers[block]]
+
+
+def groups_of_rank(num_groups: int, rank: int, world_size: int) -> list[int]:
+    """The groups that rank ``rank`` votes on: ``j % world_size == rank``."""
+    return list(range(rank, num_groups, world_size))
+
+
+def vote_group(answers: Answers, truth: Any = None) -> GroupVote:
+    """Vote on one group's answers, and grade them against ``truth`` when there is one (metrics only)."""
+    vote = vote_on_answers(answers)
+    if truth is None:
+        return GroupVote(vote)
+    gold = str(truth)
+    return GroupVote(vote, tuple(is_correct(a, gold) for a in vote.answers), is_correct(vote.label, gold))
+
+
+def decide_group_votes(
+    answers_per_round: Sequence[Sequence[str | None]],
+    truths: Sequence[Any] | None,
+    num_generations: int,
+    rank: int,
+    world_size: int,
+    gather: GatherFn,
+    vote: Callable[[Answers, Any], GroupVote] = vote_group,
+) -> list[GroupVote]:
+    """Every group's vote, decided once (on rank ``j % world_size``) and identical on every rank.
+
+    ``answers_per_round[t]`` holds the answers of round ``t`` for every global slot; ``truths``
+    one gold answer per group (or ``None``). ``gather`` is a collective: every rank must call this
+    function with the same number of groups.
+    """
+    num_slots = len(answers_per_round[0])
+    if num_slots % num_generations:
+        raise ValueError(f"{num_slots} slots do not split into groups of num_generations={num_generations}")
+    num_groups = num_slots // num_generations
+    if truths is not None and len(truths) != num_groups:
+        raise ValueError(f"{len(truths)} gold answers for {num_groups} prompt groups")
+    mine = [
+        (j, vote(group_answers(answers_per_round, j, num_generations), None if truths is None else truths[j]))
+        for j in groups_of_rank(num_groups, rank, world_size)
+    ]
+    decided = dict(gather(mine))
+    if sorted(decided) != list(range(num_groups)):
+        raise RuntimeError(f"group votes missing after the gather: got groups {sorted(decided)} of {num_groups}")
+    return [decided[j] for j in range(num_groups)]
