@@ -57,6 +57,7 @@ SMOKE_SHAPE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 
                "num_key_value_heads": 2, "vocab_size": 256}  # fmt: skip
 SMOKE_SETTINGS = {"prompts_per_step": 1, "num_generations": 2, "max_new_tokens": 4, "prompt_tokens": 16,
                   "steps": 1, "warmup": 1}  # fmt: skip
+PHASES = ("grpo", "ttrl", "ttrl_2x", "lora")
 LORA = {"r": 64, "lora_alpha": 128, "lora_dropout": 0.0, "target_modules": "all-linear"}
 
 
@@ -70,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=2, help="timed optimiser steps per phase")
     parser.add_argument("--warmup", type=int, default=1, help="untimed first steps per phase")
     parser.add_argument("--budget_s", type=float, default=450.0, help="skip phases that would end after this")
+    parser.add_argument("--phases", default=",".join(PHASES), help=f"comma-separated subset of {','.join(PHASES)}")
     parser.add_argument("--output_dir", type=Path, default=Path("outputs/gpu_check"))
     args = parser.parse_args(argv)
     args.device = "cuda" if torch.cuda.is_available() and not args.cpu_smoke else "cpu"
@@ -81,6 +83,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         for name, value in SMOKE_SETTINGS.items():
             if name not in explicit:
                 setattr(args, name, value)
+    args.phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = sorted(set(args.phases) - set(PHASES))
+    if unknown or not args.phases:
+        parser.error(f"--phases: unknown {unknown or 'empty list'}; choose from {','.join(PHASES)}")
     for name in ("prompts_per_step", "num_generations", "max_new_tokens", "prompt_tokens", "steps"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
@@ -290,6 +296,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         problems = write_problems(Path(tmp) / "problems.json", 16, args.prompt_tokens)
         majority_vote(["\\boxed{1}"])  # start the grader's helper process outside the timed phases
         for name, (trainer_cls, config_cls, extra, steps) in phases(args).items():
+            if name not in args.phases:
+                continue
             elapsed = time.perf_counter() - start
             last = max((p["wall_s"] for p in report["phases"].values()), default=0.0)
             if elapsed + last > args.budget_s:

@@ -76,6 +76,13 @@ def test_gpu_check_skips_phases_past_its_budget_and_still_writes_the_report(gpu_
     assert report["skipped"] == ["grpo", "ttrl", "ttrl_2x", "lora"]
 
 
+@pytest.mark.parametrize("argv, field", [(["--phases", "grpo,nope"], "--phases"), (["--max_new_tokens", "0"], "--max_new_tokens")])
+def test_gpu_check_bad_options_fail_before_any_model_loads(gpu_check, argv, field, capsys):
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--cpu-smoke", *argv])
+    assert field in capsys.readouterr().err
+
+
 def test_shipped_shape_is_qwen2_5_math_1_5b():
     """The published sizes: 1.54 B parameters, 1.31 B without the (tied) embedding."""
     config = AutoConfig.for_model(**json.loads((REPO / "benchmarks/shapes/Qwen2.5-Math-1.5B.json").read_text()))
