@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             elapsed = time.perf_counter() - start
             last = max((p["wall_s"] for p in report["phases"].values()), default=0.0)
             if elapsed + last > args.budget_s:
-                log(f"skipping {name}: {elapsed:.0f} s spent, the last phase took {last:.0f} s, budget {args.budget_s:.0f} s")
+                log(f"skipping {name}: {elapsed:.0f} s spent, the longest phase took {last:.0f} s, budget {args.budget_s:.0f} s")
                 report["skipped"].append(name)
                 continue
             log(f"phase {name}: {args.warmup} + {steps} steps")
