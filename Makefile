@@ -59,6 +59,35 @@ bandit: install
 benchmarks: install
 	$(PY) benchmarks/voting.py && $(PY) benchmarks/step_overhead.py && $(PY) benchmarks/trm_overhead.py
 
+# ---- GPU check ------------------------------------------------------------------------------
+# One H100 / H200, offline, no vLLM, under 8 minutes: TTRL / GRPO step-time ratios, peak memory,
+# generated tokens/s and a LoRA step on a random model of Qwen2.5-Math-1.5B's shape; writes
+# outputs/gpu_check/report.json. Runs on the GPU machine's own Python and CUDA torch (GPU_PYTHON), not
+# .venv. What that Python lacks (trl, math-verify, datasets...) is installed from .whl/, offline:
+#   make gpu-wheels GPU_PYTHON_VERSION=3.12   # where there is network; carry .whl/ to the GPU machine
+#   make gpu-check                            # on the GPU machine (on a CPU: the reduced smoke shapes)
+#   make gpu-check GPU_CHECK_ARGS="--max_new_tokens 256 --budget_s 300"
+GPU_PYTHON ?= python3
+GPU_PYTHON_VERSION ?= 3.11
+GPU_CHECK_ARGS ?=
+WHEEL_PIP ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m pip
+# The versions tested here, except pyarrow: 24.0.0 (datasets' minimum) keeps .whl/ under the 64 MiB a device
+# run can carry (26.0.1 alone is 55 MB). The GPU machine's own packages are never replaced.
+GPU_WHEELS := trl==1.16.0 datasets==5.2.0 math-verify==0.9.0 latex2sympy2_extended==1.11.0 \
+	antlr4-python3-runtime==4.13.2 pyarrow==24.0.0 pandas==3.1.1 dill==0.4.1 multiprocess==0.70.19 \
+	xxhash==4.1.0 python-dateutil==2.9.0.post0 six==1.17.0
+
+.PHONY: gpu-wheels gpu-check
+
+gpu-wheels:
+	$(WHEEL_PIP) download --no-deps --only-binary=:all: --python-version $(GPU_PYTHON_VERSION) \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d .whl $(GPU_WHEELS)
+
+gpu-check:
+	$(GPU_PYTHON) benchmarks/install_wheels.py .whl
+	PYTHONPATH=$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH} $(GPU_PYTHON) benchmarks/gpu_check.py $(GPU_CHECK_ARGS)
+
 # ---- Evaluation -----------------------------------------------------------------------------
 # The paper's settings (pass@1 as avg@16 at temperature 0.6, top-p 0.95, 3072 new tokens), each
 # overridable on the command line:

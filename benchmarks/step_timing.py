@@ -76,9 +76,21 @@ def median_step_time(
     warmup: int,
     seed: int = 0,
     reward_funcs: list[Any] | None = None,
+    training_args: dict[str, Any] = CPU_TRAINING_ARGS,
+    processing_class: Any = None,
+    callbacks: list[Any] | None = None,
+    peft_config: Any = None,
     **config: Any,
-) -> dict[str, float]:
-    """Train ``warmup + steps`` optimiser steps and return the median and spread of ``step_time``."""
+) -> dict[str, Any]:
+    """Train ``warmup + steps`` optimiser steps and return the median and spread of ``step_time``.
+
+    ``training_args`` are the device settings (the CPU ones by default; the GPU check passes bf16 and
+    gradient checkpointing); ``callbacks`` and ``peft_config`` go to the trainer, ``config`` to the
+    trainer's config. ``processing_class`` defaults to the tokenizer saved with the model.
+    """
+    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "peft_config": peft_config}
+    if reward_funcs is not None:
+        trainer_kwargs["reward_funcs"] = reward_funcs
     torch.manual_seed(seed)
     dataset = load_problems(str(dataset_path), system_prompt=None)
     with tempfile.TemporaryDirectory() as out:
@@ -86,23 +98,23 @@ def median_step_time(
             output_dir=out,
             max_steps=warmup + steps,
             logging_steps=1,
-            **CPU_TRAINING_ARGS,
+            **training_args,
             seed=seed,
             disable_tqdm=True,
             **config,
         )
-        kwargs = {"reward_funcs": reward_funcs} if reward_funcs is not None else {}
         trainer = trainer_cls(
             model=str(model_path),
             args=args,
             train_dataset=dataset,
-            processing_class=AutoTokenizer.from_pretrained(model_path),
-            **kwargs,
+            processing_class=processing_class or AutoTokenizer.from_pretrained(model_path),
+            **trainer_kwargs,
         )
         trainer.remove_callback(PrinterCallback)
         trainer.train()
-    times = [h["step_time"] for h in trainer.state.log_history if "step_time" in h][warmup:]
-    return {"median_s": statistics.median(times), "times_s": times}
+    log_history = trainer.state.log_history
+    times = [h["step_time"] for h in log_history if "step_time" in h][warmup:]
+    return {"median_s": statistics.median(times), "times_s": times, "log_history": log_history}
 
 
 def paired_ratio(numerator: list[list[float]], denominator: list[list[float]]) -> float:

@@ -1,11 +1,19 @@
-"""The voting benchmark still runs and writes its figures (at a size that takes seconds)."""
+"""The benchmarks still run and write their figures (at sizes that take seconds)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from ttrl_trl.tiny import build_char_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,3 +29,89 @@ def test_voting_benchmark_writes_its_figures(tmp_path):
     assert report["n_completions"] == 8
     assert report["majority_vote_median_ms"] > 0 and report["naive_all_pairs_median_ms"] > 0
     assert report["majority_vote_labels_correct"] == 1.0 and report["naive_labels_correct"] == 1.0
+
+
+# ---- the GPU check (benchmarks/gpu_check.py), at its CPU smoke shapes --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gpu_check():
+    """The script as a module (in-process: the suite has already paid for importing trl)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        yield importlib.import_module("gpu_check")
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+
+
+def test_gpu_check_smoke_writes_sane_figures(gpu_check, tmp_path):
+    gpu_check.main(["--cpu-smoke", "--output_dir", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+
+    env, shapes = report["environment"], report["shapes"]
+    assert env["mode"] == "cpu-smoke" and env["device"] == "cpu"
+    assert env["trl"] == version("trl") and env["torch"] == version("torch")
+    assert shapes["model_type"] == "qwen2" and shapes["vocab_size"] == 256 and shapes["parameters"] > 0
+    assert shapes["dtype"] == "float32" and shapes["gradient_checkpointing"] is True
+
+    assert report["skipped"] == [] and list(report["phases"]) == ["grpo", "ttrl", "ttrl_2x", "lora"]
+    completions = shapes["prompts_per_step"] * shapes["num_generations"]
+    tokens = shapes["max_new_tokens"]
+    votes = {"grpo": 1, "ttrl": 1, "ttrl_2x": 2, "lora": 1}
+    for name, phase in report["phases"].items():
+        assert len(phase["step_times_s"]) == (1 if name == "lora" else shapes["steps"])
+        assert all(t > 0 for t in phase["step_times_s"]) and phase["median_step_s"] > 0
+        # Every completion has exactly max_new_tokens tokens (min_new_tokens forces it), voted ones included.
+        assert phase["completion_mean_length"] == tokens
+        assert phase["generated_tokens_per_step"] == votes[name] * completions * tokens, name
+        assert phase["generated_tokens_per_s"] > 0 and phase["peak_memory_gib"] is None
+    assert set(report["ratios"]) == {"ttrl_over_grpo", "ttrl_2x_over_grpo", "lora_over_ttrl"}
+    assert all(0 < r < float("inf") for r in report["ratios"].values())
+
+
+def test_gpu_check_skips_phases_past_its_budget_and_still_writes_the_report(gpu_check, tmp_path):
+    gpu_check.main(["--cpu-smoke", "--budget_s", "0", "--output_dir", str(tmp_path)])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["phases"] == {} and report["ratios"] == {}
+    assert report["skipped"] == ["grpo", "ttrl", "ttrl_2x", "lora"]
+
+
+@pytest.mark.parametrize("argv, field", [(["--phases", "grpo,nope"], "--phases"), (["--max_new_tokens", "0"], "--max_new_tokens")])
+def test_gpu_check_bad_options_fail_before_any_model_loads(gpu_check, argv, field, capsys):
+    with pytest.raises(SystemExit):
+        gpu_check.parse_args(["--cpu-smoke", *argv])
+    assert field in capsys.readouterr().err
+
+
+def test_shipped_shape_is_qwen2_5_math_1_5b():
+    """The published sizes: 1.54 B parameters, 1.31 B without the (tied) embedding."""
+    config = AutoConfig.for_model(**json.loads((REPO / "benchmarks/shapes/Qwen2.5-Math-1.5B.json").read_text()))
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    total = sum(p.numel() for p in model.parameters())
+    assert round(total / 1e9, 2) == 1.54
+    assert round((total - config.vocab_size * config.hidden_size) / 1e9, 2) == 1.31
+    assert config.max_position_embeddings == 4096 and config.tie_word_embeddings
+
+
+def test_padded_char_tokenizer_decodes_every_id_and_keeps_text():
+    tokenizer = build_char_tokenizer(vocab_size=300)
+    assert len(tokenizer) == 300
+    text = "Compute 2 + 3.\n\\boxed{5}"
+    assert tokenizer.decode(tokenizer(text)["input_ids"]) == text
+    assert max(tokenizer(text)["input_ids"]) < 104  # text never encodes to a filler token
+    assert tokenizer.decode([299]) == "<|f299|>"
+    with pytest.raises(ValueError, match="vocab_size"):
+        build_char_tokenizer(vocab_size=50)
+
+
+def test_install_wheels_picks_only_missing_distributions(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        install_wheels = importlib.import_module("install_wheels")
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    for name in ("trl-1.16.0-py3-none-any.whl", "math_verify-0.9.0-py3-none-any.whl",
+                 "surely_not_installed_pkg-1.0-py3-none-any.whl"):  # fmt: skip
+        (tmp_path / name).touch()
+    assert [w.name for w in install_wheels.missing_wheels(tmp_path)] == ["surely_not_installed_pkg-1.0-py3-none-any.whl"]

@@ -42,16 +42,23 @@ CPU_TRAINING_ARGS: dict[str, object] = {
 """Trainer arguments for short CPU runs of the tiny model (tests, benchmarks, the demo)."""
 
 
-def build_char_tokenizer(extra_chars: str = "") -> PreTrainedTokenizerFast:
+def build_char_tokenizer(extra_chars: str = "", vocab_size: int | None = None) -> PreTrainedTokenizerFast:
     """A character-level fast tokenizer: one token per printable ASCII character.
 
     BPE with an empty merge table splits text into single characters, and the ``Fuse`` decoder
     joins them back without spaces, so ``decode(encode(text)) == text`` for ASCII text.
+    ``vocab_size`` pads the vocabulary with filler tokens ``<|f{i}|>`` up to that size, so a model
+    of a real checkpoint's shape (e.g. Qwen's 151,936 rows) gets a tokenizer that can decode every
+    id it samples; text never encodes to a filler.
     """
     chars = sorted(set(string.printable) | set(extra_chars))
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
     for ch in chars:
         vocab.setdefault(ch, len(vocab))
+    if vocab_size is not None:
+        if vocab_size < len(vocab):
+            raise ValueError(f"vocab_size ({vocab_size}) must be at least the {len(vocab)} characters and specials.")
+        vocab.update({f"<|f{i}|>": i for i in range(len(vocab), vocab_size)})
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK_TOKEN))
     backend.add_special_tokens(SPECIAL_TOKENS)
     backend.decoder = decoders.Fuse()
