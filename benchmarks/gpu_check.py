@@ -57,7 +57,7 @@ SMOKE_SHAPE = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 
                "num_key_value_heads": 2, "vocab_size": 256}  # fmt: skip
 SMOKE_SETTINGS = {"prompts_per_step": 1, "num_generations": 2, "max_new_tokens": 4, "prompt_tokens": 16,
                   "steps": 1, "warmup": 1}  # fmt: skip
-PHASES = ("grpo", "ttrl", "ttrl_2x", "lora")
+PHASES = ("grpo", "ttrl", "ttrl_2x", "ttrl_2x_one_call", "lora")
 LORA = {"r": 64, "lora_alpha": 128, "lora_dropout": 0.0, "target_modules": "all-linear"}
 
 
@@ -224,6 +224,8 @@ def phases(args: argparse.Namespace) -> dict[str, tuple[type, type, dict[str, An
         "grpo": (GRPOTrainer, GRPOConfig, {"reward_funcs": [majority_vote_reward]}, steps),
         "ttrl": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": g}, steps),
         "ttrl_2x": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": 2 * g}, steps),
+        # Both vote rounds in one generate call: twice the rows (and KV cache) of the default's two calls.
+        "ttrl_2x_one_call": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": 2 * g, "vote_rounds_per_call": 2}, steps),
         "lora": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": g,
                                            "peft_config": LoraConfig(task_type="CAUSAL_LM", **LORA)}, 1),
     }  # fmt: skip
@@ -244,6 +246,7 @@ def ratios(results: dict[str, dict[str, Any]]) -> dict[str, float]:
     """Paired step-time ratios (same seed, same token streams) between the phases that ran."""
     out = {}
     for key, (num, den) in {"ttrl_over_grpo": ("ttrl", "grpo"), "ttrl_2x_over_grpo": ("ttrl_2x", "grpo"),
+                            "ttrl_2x_one_call_over_grpo": ("ttrl_2x_one_call", "grpo"),
                             "lora_over_ttrl": ("lora", "ttrl")}.items():  # fmt: skip
         if num in results and den in results:
             out[key] = paired_ratio([results[num]["step_times_s"]], [results[den]["step_times_s"]])

@@ -49,10 +49,17 @@ class ScriptedGenerator:
     which prompt a kept completion belongs to and recompute every vote from ``self.generated``.
     """
 
-    def __init__(self, tokenizer: Any, seed: int = 0, choices: tuple[str | None, ...] = ("1", "1", "2", None)):
+    def __init__(
+        self,
+        tokenizer: Any,
+        seed: int = 0,
+        choices: tuple[str | None, ...] = ("1", "1", "2", None),
+        choices_by_tag: dict[str, tuple[str | None, ...]] | None = None,
+    ):
         self.tokenizer = tokenizer
         self.rng = random.Random(seed)
         self.choices = choices
+        self.choices_by_tag = choices_by_tag or {}
         self.generated: list[tuple[str, str]] = []  # (problem tag, completion text), every vote
         self.rows_per_call: list[int] = []  # how many rows each generation call had
 
@@ -61,7 +68,7 @@ class ScriptedGenerator:
         self.rows_per_call.append(len(prompt_ids))
         for ids in prompt_ids:
             tag = re.search(r"Q\d+", self.tokenizer.decode(ids, skip_special_tokens=True)).group(0)
-            answer = self.rng.choice(self.choices)
+            answer = self.rng.choice(self.choices_by_tag.get(tag, self.choices))
             text = f"{tag} #{len(self.generated)} " + (f"\\boxed{{{answer}}}" if answer else "no idea")
             self.generated.append((tag, text))
             completion_ids.append(self.tokenizer(text)["input_ids"] + [self.tokenizer.eos_token_id])

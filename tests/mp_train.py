@@ -45,48 +45,49 @@ def install_recorders(record_dir: Path) -> None:
         with open(record_dir / f"rank{rank}.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
 
-    draw = trainer_cls._draw_vote_rounds
+    def recording(draw):
+        def recording_draw(self, prompt_ids, *args, **kwargs):
+            drawn, votes, tokens = draw(self, prompt_ids, *args, **kwargs)
+            rank, world = self.accelerator.process_index, self.accelerator.num_processes
+            prompts = self.processing_class.batch_decode(prompt_ids, skip_special_tokens=True)
+            for i, rounds in enumerate(drawn):
+                texts = self.processing_class.batch_decode([ids for ids, _ in rounds], skip_special_tokens=True)
+                for t, text in enumerate(texts):
+                    write(
+                        rank,
+                        {
+                            "kind": "candidate",
+                            "call": calls["n"],
+                            "rank": rank,
+                            "world": world,
+                            "dist_world": dist.get_world_size(),
+                            "round": t,
+                            "slot": rank * len(prompt_ids) + i,
+                            "prompt": prompts[i],
+                            "text": text,
+                            "answer": extract_answer(text),
+                        },
+                    )
+            write(
+                rank,
+                {
+                    "kind": "votes",
+                    "call": calls["n"],
+                    "rank": rank,
+                    "labels": [v.vote.label for v in votes],
+                    "matches": [v.vote.matches for v in votes],
+                },
+            )
+            return drawn, votes, tokens
 
-    def recording_draw(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds):
-        candidates = draw(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds)
-        rank, world = self.accelerator.process_index, self.accelerator.num_processes
-        prompts = self.processing_class.batch_decode(prompt_ids, skip_special_tokens=True)
-        for t, (ids, _) in enumerate(candidates):
-            for i, text in enumerate(self.processing_class.batch_decode(ids, skip_special_tokens=True)):
-                write(
-                    rank,
-                    {
-                        "kind": "candidate",
-                        "call": calls["n"],
-                        "rank": rank,
-                        "world": world,
-                        "dist_world": dist.get_world_size(),
-                        "round": t,
-                        "slot": rank * len(prompt_ids) + i,
-                        "prompt": prompts[i],
-                        "text": text,
-                        "answer": extract_answer(text),
-                    },
-                )
-        return candidates
+        return recording_draw
 
     decide = trainer_module.decide_group_votes
 
-    def recording_decide(*args, rank, **kwargs):
+    def timing_out_decide(*args, rank, **kwargs):
         if timeout_rank is not None and rank == int(timeout_rank):
             kwargs["vote"] = _timed_out_vote
-        votes = decide(*args, rank=rank, **kwargs)
-        write(
-            rank,
-            {
-                "kind": "votes",
-                "call": calls["n"],
-                "rank": rank,
-                "labels": [v.vote.label for v in votes],
-                "matches": [v.vote.matches for v in votes],
-            },
-        )
-        return votes
+        return decide(*args, rank=rank, **kwargs)
 
     calculate = trainer_cls._calculate_rewards
 
@@ -116,8 +117,9 @@ def install_recorders(record_dir: Path) -> None:
         calls["n"] += 1
         return out
 
-    trainer_cls._draw_vote_rounds = recording_draw
-    trainer_module.decide_group_votes = recording_decide
+    trainer_cls._draw_full_vote = recording(trainer_cls._draw_full_vote)
+    trainer_cls._draw_adaptive_vote = recording(trainer_cls._draw_adaptive_vote)
+    trainer_module.decide_group_votes = timing_out_decide
     trainer_cls._calculate_rewards = recording_rewards
     trainer_cls._generate_single_turn = counting_generate
 

@@ -54,10 +54,10 @@ def test_gpu_check_smoke_writes_sane_figures(gpu_check, tmp_path):
     assert shapes["model_type"] == "qwen2" and shapes["vocab_size"] == 256 and shapes["parameters"] > 0
     assert shapes["dtype"] == "float32" and shapes["gradient_checkpointing"] is True
 
-    assert report["skipped"] == [] and list(report["phases"]) == ["grpo", "ttrl", "ttrl_2x", "lora"]
+    assert report["skipped"] == [] and list(report["phases"]) == ["grpo", "ttrl", "ttrl_2x", "ttrl_2x_one_call", "lora"]
     completions = shapes["prompts_per_step"] * shapes["num_generations"]
     tokens = shapes["max_new_tokens"]
-    votes = {"grpo": 1, "ttrl": 1, "ttrl_2x": 2, "lora": 1}
+    votes = {"grpo": 1, "ttrl": 1, "ttrl_2x": 2, "ttrl_2x_one_call": 2, "lora": 1}
     for name, phase in report["phases"].items():
         assert len(phase["step_times_s"]) == (1 if name == "lora" else shapes["steps"])
         assert all(t > 0 for t in phase["step_times_s"]) and phase["median_step_s"] > 0
@@ -65,7 +65,10 @@ def test_gpu_check_smoke_writes_sane_figures(gpu_check, tmp_path):
         assert phase["completion_mean_length"] == tokens
         assert phase["generated_tokens_per_step"] == votes[name] * completions * tokens, name
         assert phase["generated_tokens_per_s"] > 0 and phase["peak_memory_gib"] is None
-    assert set(report["ratios"]) == {"ttrl_over_grpo", "ttrl_2x_over_grpo", "lora_over_ttrl"}
+    assert set(report["ratios"]) == {"ttrl_over_grpo", "ttrl_2x_over_grpo", "ttrl_2x_one_call_over_grpo", "lora_over_ttrl"}
+    # The default draws the 2x vote in two calls of TRL's own size; vote_rounds_per_call=2 in one of twice that.
+    rows = {name: phase["rows_per_generate_call"] for name, phase in report["phases"].items()}
+    assert rows["ttrl_2x"] == rows["grpo"] and rows["ttrl_2x_one_call"] == 2 * rows["grpo"]
     assert all(0 < r < float("inf") for r in report["ratios"].values())
 
 
@@ -73,7 +76,7 @@ def test_gpu_check_skips_phases_past_its_budget_and_still_writes_the_report(gpu_
     gpu_check.main(["--cpu-smoke", "--budget_s", "0", "--output_dir", str(tmp_path)])
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["phases"] == {} and report["ratios"] == {}
-    assert report["skipped"] == ["grpo", "ttrl", "ttrl_2x", "lora"]
+    assert report["skipped"] == ["grpo", "ttrl", "ttrl_2x", "ttrl_2x_one_call", "lora"]
 
 
 @pytest.mark.parametrize("argv, field", [(["--phases", "grpo,nope"], "--phases"), (["--max_new_tokens", "0"], "--max_new_tokens")])

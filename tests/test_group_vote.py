@@ -9,7 +9,14 @@ from types import SimpleNamespace
 import pytest
 import trl.generation.vllm_generation as vllm_generation
 
-from ttrl_trl.group_vote import GroupVote, decide_group_votes, group_answers, groups_of_rank, vote_group
+from ttrl_trl.group_vote import (
+    GroupVote,
+    answers_by_group,
+    decide_group_votes,
+    group_answers,
+    groups_of_rank,
+    vote_group,
+)
 from ttrl_trl.trainer import repeat_slots, split_rounds
 from ttrl_trl.voting import VoteResult
 
@@ -74,7 +81,9 @@ def test_a_timeout_on_one_rank_cannot_split_a_group_between_two_labels() -> None
 
     def body(rank, gather):
         vote = _timed_out_vote if rank == 1 else vote_group
-        return decide_group_votes(rounds, truths, 2, rank=rank, world_size=2, gather=gather, vote=vote)
+        return decide_group_votes(
+            answers_by_group(rounds, 2), truths, rank=rank, world_size=2, gather=gather, vote=vote
+        )
 
     # Each rank voting on its own would disagree on group 0 (label 1/2 vs 0.5) and group 1 (7 vs 7 with 7.0 apart).
     assert (
@@ -96,7 +105,10 @@ def test_every_group_is_voted_once() -> None:
 
     rounds = [[str(i % 3) for i in range(12)]]  # 6 groups of G=2, 1 round
     results = _run_ranks(
-        3, lambda rank, gather: decide_group_votes(rounds, None, 2, rank, 3, gather, vote=counting_vote)
+        3,
+        lambda rank, gather: decide_group_votes(
+            answers_by_group(rounds, 2), None, rank, 3, gather, vote=counting_vote
+        ),
     )
     assert len(calls) == 6 and sorted(rank for rank, _ in calls) == [0, 0, 1, 1, 2, 2]
     assert results[0] == results[1] == results[2] and len(results[0]) == 6
@@ -104,9 +116,9 @@ def test_every_group_is_voted_once() -> None:
 
 def test_inconsistent_inputs_are_reported() -> None:
     with pytest.raises(ValueError, match="num_generations=4"):
-        decide_group_votes([["1"] * 6], None, 4, 0, 1, gather=list)
+        answers_by_group([["1"] * 6], 4)
     with pytest.raises(ValueError, match="3 gold answers for 2 prompt groups"):
-        decide_group_votes([["1"] * 4], ["1", "2", "3"], 2, 0, 1, gather=list)
+        decide_group_votes(answers_by_group([["1"] * 4], 2), ["1", "2", "3"], 0, 1, gather=list)
 
 
 # ---------------------------------------------------------------- vLLM server mode: one call for several rounds

@@ -90,7 +90,7 @@ def train_args(model: Path, data: Path, out: Path, **overrides) -> list[str]:
     return [token for key, value in settings.items() for token in (f"--{key}", value)]
 
 
-def check_records(records: list[dict], num_generations: int, rounds: int) -> dict[str, int]:
+def check_records(records: list[dict], num_generations: int, rounds: int | None) -> dict[str, int]:
     """Recompute every group's vote from all ranks' candidates; each trained reward must equal the match."""
     kinds = defaultdict(list)
     for r in records:
@@ -105,8 +105,14 @@ def check_records(records: list[dict], num_generations: int, rounds: int) -> dic
         by_slot[c["call"], c["slot"]].add(c["text"])
     labels = {}
     spanning = 0
+    rounds_drawn = []
     for key, members in groups.items():
-        assert len(members) == num_generations * rounds
+        group_rounds = {m["slot"]: 0 for m in members}
+        for m in members:
+            group_rounds[m["slot"]] += 1
+        assert len(group_rounds) == num_generations and len(set(group_rounds.values())) == 1  # whole rounds
+        rounds_drawn.append(len(members) // num_generations)
+        assert rounds is None or rounds_drawn[-1] == rounds
         assert len({m["prompt"] for m in members}) == 1  # one prompt per group, whichever rank drew it
         spanning += len({m["rank"] for m in members}) == 2
         members.sort(key=lambda m: (m["round"], m["slot"]))
@@ -119,10 +125,12 @@ def check_records(records: list[dict], num_generations: int, rounds: int) -> dic
     for call, per_rank in decided.items():
         assert per_rank[0] == per_rank[1], f"ranks disagree on call {call}"
 
-    rewarded = 0
+    rewarded, kept_rounds = 0, []
     for r in kinds["reward"]:
         key = (r["call"], r["slot"] // num_generations)
         assert r["text"] in by_slot[r["call"], r["slot"]]  # the kept completion is one of its own slot's draws
+        first = next(c["text"] for c in groups[key] if c["slot"] == r["slot"] and c["round"] == 0)
+        kept_rounds.append(r["text"] == first)
         assert f"\n{r['problem']}\n" in groups[key][0]["prompt"]  # trained on its own group's prompt
         label = labels[key]
         expected = float(label is not None and answers_equivalent(extract_answer(r["text"]), label))
@@ -132,6 +140,8 @@ def check_records(records: list[dict], num_generations: int, rounds: int) -> dic
         "groups": len(groups),
         "spanning": spanning,
         "rewarded": rewarded,
+        "rounds": sorted(rounds_drawn),
+        "kept_first_round": all(kept_rounds),
         "labelled": sum(label is not None for label in labels.values()),
         "rewards_1": sum(r["reward"] == 1.0 for r in kinds["reward"]),
     }
@@ -203,3 +213,17 @@ def test_a_timeout_on_one_rank_still_gives_every_rank_the_same_labels(answering_
     answers = [c["answer"] for c in group1]
     for answer, match in zip(answers, votes[0]["matches"][1]):
         assert match == (answer is not None and answer == votes[0]["labels"][1])
+
+
+def test_two_processes_adaptive_vote_settles_groups_at_different_rounds(answering_model_path, question_file, tmp_path):
+    """vote_stop_confidence: every rank draws the same rounds; rewards match the votes over all drawn rounds."""
+    records = check_records(
+        torchrun(tmp_path / "rec", *train_args(
+            answering_model_path, question_file, tmp_path / "run", max_steps=2, per_device_train_batch_size=6,
+            num_generations=4, n_votes_per_prompt=16, vote_stop_confidence=0.9,
+        )),
+        num_generations=4, rounds=None,
+    )  # fmt: skip
+    assert records["groups"] == 6 and records["spanning"] == 2 and records["rewarded"] == 24
+    assert len(set(records["rounds"])) > 1, records["rounds"]  # groups settled after different numbers of rounds
+    assert records["kept_first_round"]  # the trained completions are the first round's

@@ -32,6 +32,12 @@ class TTRLConfig(GRPOConfig):
             generation, so no call is larger than plain GRPO's and the KV cache never grows with
             ``n_votes_per_prompt``; all rounds in one call with vLLM, which bounds its own KV cache
             (``vllm_gpu_memory_utilization``). Raise it to trade memory for fewer, larger calls.
+        vote_stop_confidence: adaptive voting (Adaptive-Consistency, arXiv 2305.11860). ``None``
+            (default) draws all ``n_votes_per_prompt`` votes. A value ``C`` in (0.5, 1) draws the
+            trained round first, then one more round of ``num_generations`` at a time only for the
+            prompts whose leading answer does not yet beat the runner-up with posterior probability
+            ``C`` (Beta(a+1, b+1) on the two largest clusters' counts), up to ``n_votes_per_prompt``.
+            The trained completions are then the first round's.
         ground_truth_column: dataset column with gold answers. Used only for logging
             ``ttrl/label_accuracy`` and friends; it never enters the reward. Missing column = no
             accuracy metrics.
@@ -51,6 +57,13 @@ class TTRLConfig(GRPOConfig):
         metadata={
             "help": "Vote rounds drawn per generation call (None: 1 with transformers, so memory stays plain GRPO's; "
             "all with vLLM). Larger = fewer, bigger calls."
+        },
+    )
+    vote_stop_confidence: float | None = field(
+        default=None,
+        metadata={
+            "help": "Adaptive voting: stop drawing votes for a prompt once its leader beats the runner-up with this "
+            "posterior probability, in (0.5, 1), e.g. 0.95 (None = always draw n_votes_per_prompt)."
         },
     )
     ground_truth_column: str = field(
@@ -94,6 +107,17 @@ class TTRLConfig(GRPOConfig):
                 f"Use e.g. n_votes_per_prompt={self.vote_rounds * self.num_generations or self.num_generations} "
                 f"or {(self.vote_rounds + 1) * self.num_generations}."
             )
+        if self.vote_stop_confidence is not None:
+            if not 0.5 < self.vote_stop_confidence < 1:
+                raise ValueError(
+                    f"vote_stop_confidence must be in (0.5, 1), e.g. 0.95, or None (off); got {self.vote_stop_confidence}."
+                )
+            if self.vote_rounds == 1:
+                raise ValueError(
+                    f"vote_stop_confidence is set but n_votes_per_prompt == num_generations ({self.num_generations}): "
+                    "there are no extra votes to stop early. Raise n_votes_per_prompt (e.g. to "
+                    f"{2 * self.num_generations}) or set vote_stop_confidence to None."
+                )
         if self.vote_rounds_per_call is not None and self.vote_rounds_per_call < 1:
             raise ValueError(
                 f"vote_rounds_per_call must be at least 1 (or None for the default), got {self.vote_rounds_per_call}. "

@@ -37,6 +37,8 @@ class GroupVote:
     correct: tuple[bool, ...] | None = None
     """Per vote (same order as ``vote.answers``): is it equivalent to the gold answer? ``None`` without gold."""
     label_correct: bool | None = None
+    settled: bool = True
+    """False only for an adaptive vote that wants another round (:mod:`ttrl_trl.adaptive_vote`)."""
 
 
 def group_answers(answers_per_round: Sequence[Sequence[str | None]], group: int, num_generations: int) -> Answers:
@@ -52,7 +54,11 @@ def groups_of_rank(num_groups: int, rank: int, world_size: int) -> list[int]:
 
 def vote_group(answers: Answers, truth: Any = None) -> GroupVote:
     """Vote on one group's answers, and grade them against ``truth`` when there is one (metrics only)."""
-    vote = vote_on_answers(answers)
+    return grade_vote(vote_on_answers(answers), truth)
+
+
+def grade_vote(vote: VoteResult, truth: Any = None) -> GroupVote:
+    """A decided vote, with its answers and label graded against ``truth`` (metrics only) when there is one."""
     if truth is None:
         return GroupVote(vote)
     gold = str(truth)
@@ -60,31 +66,35 @@ def vote_group(answers: Answers, truth: Any = None) -> GroupVote:
 
 
 def decide_group_votes(
-    answers_per_round: Sequence[Sequence[str | None]],
+    answers_by_group: Sequence[Answers],
     truths: Sequence[Any] | None,
-    num_generations: int,
     rank: int,
     world_size: int,
     gather: GatherFn,
     vote: Callable[[Answers, Any], GroupVote] = vote_group,
 ) -> list[GroupVote]:
-    """Every group's vote, decided once (on rank ``j % world_size``) and identical on every rank.
+    """Every group's vote, decided once (the ``j``-th group on rank ``j % world_size``), identical on every rank.
 
-    ``answers_per_round[t]`` holds the answers of round ``t`` for every global slot; ``truths``
-    one gold answer per group (or ``None``). ``gather`` is a collective: every rank must call this
-    function with the same number of groups.
+    ``answers_by_group[j]`` holds group ``j``'s answers in vote order (see :func:`group_answers`);
+    ``truths`` one gold answer per group (or ``None``). ``gather`` is a collective: every rank must
+    call this function with the same groups.
     """
-    num_slots = len(answers_per_round[0])
-    if num_slots % num_generations:
-        raise ValueError(f"{num_slots} slots do not split into groups of num_generations={num_generations}")
-    num_groups = num_slots // num_generations
+    num_groups = len(answers_by_group)
     if truths is not None and len(truths) != num_groups:
         raise ValueError(f"{len(truths)} gold answers for {num_groups} prompt groups")
     mine = [
-        (j, vote(group_answers(answers_per_round, j, num_generations), None if truths is None else truths[j]))
+        (j, vote(list(answers_by_group[j]), None if truths is None else truths[j]))
         for j in groups_of_rank(num_groups, rank, world_size)
     ]
     decided = dict(gather(mine))
     if sorted(decided) != list(range(num_groups)):
         raise RuntimeError(f"group votes missing after the gather: got groups {sorted(decided)} of {num_groups}")
     return [decided[j] for j in range(num_groups)]
+
+
+def answers_by_group(answers_per_round: Sequence[Sequence[str | None]], num_generations: int) -> list[Answers]:
+    """Split rounds of global slots into each group's answers (round 0's slots first)."""
+    num_slots = len(answers_per_round[0])
+    if num_slots % num_generations:
+        raise ValueError(f"{num_slots} slots do not split into groups of num_generations={num_generations}")
+    return [group_answers(answers_per_round, j, num_generations) for j in range(num_slots // num_generations)]

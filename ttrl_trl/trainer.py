@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import random
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -32,8 +33,9 @@ from accelerate.utils import gather_object
 from transformers.utils import logging
 from trl import GRPOTrainer
 
+from ttrl_trl.adaptive_vote import vote_until_settled
 from ttrl_trl.config import TTRLConfig
-from ttrl_trl.group_vote import GroupVote, decide_group_votes
+from ttrl_trl.group_vote import GroupVote, answers_by_group, decide_group_votes
 from ttrl_trl.model_card import write_ttrl_model_card
 from ttrl_trl.rewards import VoteReward, majority_vote_reward
 from ttrl_trl.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
@@ -147,48 +149,121 @@ class TTRLTrainer(GRPOTrainer):
 
     def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
         mode = "train" if self.model.training else "eval"
-        rounds = self.args.vote_rounds if mode == "train" else 1
-        candidates = self._draw_vote_rounds(
-            prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds
-        )
-        # Extract answers where the completions live; every rank sends its answers in one gather.
-        local_answers = [
-            [extract_answer(text) for text in self.processing_class.batch_decode(ids, skip_special_tokens=True)]
-            for ids, _ in candidates
-        ]
-        local_tokens = sum(len(c) for ids, _ in candidates for c in ids)
-        per_rank = gather_object([(local_answers, list(self._batch_ground_truth), local_tokens)])
-        answers_per_round = [[a for rank_answers, _, _ in per_rank for a in rank_answers[r]] for r in range(rounds)]
-        truth_per_slot = [t for _, rank_truth, _ in per_rank for t in rank_truth]
-        truths = truth_per_slot[::num_generations]
-        has_truth = bool(truths) and all(t is not None for t in truths)
-        votes = decide_group_votes(
-            answers_per_round,
-            truths if has_truth else None,
-            num_generations,
-            rank=self.accelerator.process_index,
-            world_size=self.accelerator.num_processes,
-            gather=gather_object,
-        )
-        self._log_vote_metrics(mode, votes, sum(tokens for _, _, tokens in per_rank), rounds * len(truth_per_slot))
+        adaptive = mode == "train" and self.args.vote_stop_confidence is not None
+        draw = self._draw_adaptive_vote if adaptive else self._draw_full_vote
+        drawn, votes, tokens = draw(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
+        self._log_vote_metrics(mode, votes, tokens, sum(len(slot) for slot in drawn))
 
-        # Keep one random candidate per training slot: every completion is kept with probability
-        # 1/rounds, independently of what it says, so the trained set is an unbiased subsample.
         local_size = len(prompt_ids)
         offset = self.accelerator.process_index * local_size
-        # Seeded by (seed, step, rank): reproducible, unchanged by a resume, different on every rank.
-        rng = random.Random(f"{self.args.seed}-{self.state.global_step}-{self.accelerator.process_index}")
-        picks = [rng.randrange(rounds) for _ in range(local_size)]
-        completion_ids = [candidates[r][0][i] for i, r in enumerate(picks)]
-        logprobs = None
-        if candidates[0][1] is not None:
-            logprobs = [candidates[r][1][i] for i, r in enumerate(picks)]
+        if adaptive:
+            # Train on the first round: it is drawn before any stop decision, so which completions are
+            # trained cannot depend on what they say (how many more rounds are drawn does).
+            picks = [0] * local_size
+        else:
+            # Keep one random candidate per training slot: every completion is kept with probability
+            # 1/rounds, independently of what it says, so the trained set is an unbiased subsample.
+            # Seeded by (seed, step, rank): reproducible, unchanged by a resume, different on every rank.
+            rng = random.Random(f"{self.args.seed}-{self.state.global_step}-{self.accelerator.process_index}")
+            picks = [rng.randrange(len(slot)) for slot in drawn]
+        completion_ids = [drawn[i][r][0] for i, r in enumerate(picks)]
+        logprobs = None if drawn[0][0][1] is None else [drawn[i][r][1] for i, r in enumerate(picks)]
+        # A group's votes are listed round by round, so slot s's round r is vote r * G + s % G.
         matches = [
             votes[(offset + i) // num_generations].vote.matches[r * num_generations + (offset + i) % num_generations]
             for i, r in enumerate(picks)
         ]
         self._vote_reward.rewards = [1.0 if match else 0.0 for match in matches]
         return completion_ids, logprobs
+
+    def _draw_full_vote(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images):
+        """All ``vote_rounds`` rounds for every slot, then one vote per group across ranks.
+
+        Returns ``(drawn, votes, tokens)``: ``drawn[i]`` is local slot ``i``'s (completion_ids,
+        logprobs) per round, ``votes`` every global group's vote, ``tokens`` the tokens generated here.
+        """
+        rounds = self.args.vote_rounds if self.model.training else 1
+        candidates = self._draw_vote_rounds(
+            prompt_ids, images, multimodal_fields, num_generations, has_tool_images, rounds
+        )
+        # Extract answers where the completions live; every rank sends its answers in one gather.
+        local_answers = [[extract_answer(text) for text in self._decode(ids)] for ids, _ in candidates]
+        per_rank = gather_object([local_answers])
+        answers_per_round = [[a for rank_answers in per_rank for a in rank_answers[r]] for r in range(rounds)]
+        votes = decide_group_votes(
+            answers_by_group(answers_per_round, num_generations),
+            self._group_truths(num_generations),
+            rank=self.accelerator.process_index,
+            world_size=self.accelerator.num_processes,
+            gather=gather_object,
+        )
+        drawn = [
+            [(ids[i], None if lps is None else lps[i]) for ids, lps in candidates] for i in range(len(prompt_ids))
+        ]
+        return drawn, votes, sum(len(c) for ids, _ in candidates for c in ids)
+
+    def _draw_adaptive_vote(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images):
+        """The trained round for every slot, then one round at a time for the groups not settled yet.
+
+        After each round every pending group is voted on once across ranks
+        (:func:`~ttrl_trl.adaptive_vote.vote_until_settled`); a group is final when its leader is
+        ahead with posterior probability ``vote_stop_confidence`` or it has ``n_votes_per_prompt``
+        votes. Each further round is one generation call over just the unsettled slots, with one
+        sample per row (``num_generations=1``, so vLLM server mode keeps every row). Every rank makes
+        the same calls with the same number of rows (the largest count of unsettled slots on any
+        rank), as ZeRO-3, FSDP and vLLM server mode need; a rank with fewer pads with copies of its
+        own rows and drops their outputs. Same return as :meth:`_draw_full_vote`.
+        """
+        if images is not None or multimodal_fields:
+            raise ValueError("vote_stop_confidence does not support image prompts yet; set it to None.")
+        generate = super()._generate_single_turn
+        size, rank, world = len(prompt_ids), self.accelerator.process_index, self.accelerator.num_processes
+        ids, logprobs = generate(prompt_ids, None, multimodal_fields, num_generations, has_tool_images)
+        drawn = [[(ids[i], None if logprobs is None else logprobs[i])] for i in range(size)]
+        answers = [[a] for a in map(extract_answer, self._decode(ids))]
+        tokens = sum(map(len, ids))
+        truths = self._group_truths(num_generations)
+        num_groups = world * size // num_generations
+        decide = partial(
+            vote_until_settled, confidence=self.args.vote_stop_confidence, max_votes=self.args.n_votes_per_prompt
+        )
+        final: dict[int, GroupVote] = {}
+        while True:
+            slots = [a for rank_answers in gather_object([answers]) for a in rank_answers]
+            pending = [j for j in range(num_groups) if j not in final]
+            results = decide_group_votes(
+                [_round_major(slots[j * num_generations : (j + 1) * num_generations]) for j in pending],
+                None if truths is None else [truths[j] for j in pending],
+                rank=rank,
+                world_size=world,
+                gather=gather_object,
+                vote=decide,
+            )
+            final.update((j, result) for j, result in zip(pending, results) if result.settled)
+            if len(pending) == num_groups:  # after the trained round
+                self._metrics["train"]["ttrl/settled_fraction"].append(len(final) / num_groups)
+            open_by_rank = [
+                [i for i in range(size) if (r * size + i) // num_generations not in final] for r in range(world)
+            ]
+            rows = max(map(len, open_by_rank))
+            if rows == 0:
+                return drawn, [final[j] for j in range(num_groups)], tokens
+            mine = open_by_rank[rank]
+            padded = mine + [mine[0] if mine else 0] * (rows - len(mine))
+            ids, logprobs = generate([prompt_ids[i] for i in padded], None, multimodal_fields, 1, has_tool_images)
+            tokens += sum(map(len, ids))
+            for k, (i, answer) in enumerate(zip(mine, map(extract_answer, self._decode(ids[: len(mine)])))):
+                drawn[i].append((ids[k], None if logprobs is None else logprobs[k]))
+                answers[i].append(answer)
+
+    def _decode(self, ids: list) -> list[str]:
+        return self.processing_class.batch_decode(ids, skip_special_tokens=True)
+
+    def _group_truths(self, num_generations: int) -> list[Any] | None:
+        """One gold answer per global group (metrics only), or None if any is missing."""
+        truths = [t for rank_truths in gather_object([list(self._batch_ground_truth)]) for t in rank_truths]
+        truths = truths[::num_generations]
+        return truths if truths and all(t is not None for t in truths) else None
 
     def _rounds_per_call(self, rounds: int) -> int:
         """Vote rounds per generation call: the user's ``vote_rounds_per_call``, else all for vLLM, 1 otherwise."""
@@ -230,12 +305,14 @@ class TTRLTrainer(GRPOTrainer):
         metrics["ttrl/majority_ratio"].append(_mean(v.vote.ratio for v in votes))
         metrics["ttrl/no_answer_rate"].append(_mean(a is None for v in votes for a in v.vote.answers))
         metrics["ttrl/no_label_rate"].append(_mean(v.vote.label is None for v in votes))
-        # What the vote costs: every completion generated for it, vote-only ones included.
-        metrics["ttrl/generated_completions"].append(float(completions))
-        metrics["ttrl/generated_tokens"].append(float(tokens))
+        metrics["ttrl/votes_per_prompt"].append(_mean(len(v.vote.answers) for v in votes))
+        # What the vote costs, all ranks: every completion generated for it, vote-only ones included.
+        totals = self.accelerator.gather(torch.tensor([[tokens, completions]], device=self.accelerator.device))
+        metrics["ttrl/generated_tokens"].append(float(totals[:, 0].sum()))
+        metrics["ttrl/generated_completions"].append(float(totals[:, 1].sum()))
         if not votes or any(v.correct is None for v in votes):
             return
-        n_votes = len(votes[0].vote.answers)
+        n_votes = self.args.n_votes_per_prompt if mode == "train" else len(votes[0].vote.answers)
         label_correct = [v.label_correct for v in votes]
         metrics["ttrl/label_accuracy"].append(_mean(label_correct))
         metrics[f"ttrl/maj@{n_votes}"].append(_mean(label_correct))
@@ -278,6 +355,11 @@ class TTRLTrainer(GRPOTrainer):
         if self.is_world_process_zero():
             base_model = getattr(self.accelerator.unwrap_model(self.model).config, "_name_or_path", None)
             write_ttrl_model_card(self.args, base_model=base_model, dataset_name=dataset_name)
+
+
+def _round_major(slot_answers: Sequence[Sequence[str | None]]) -> list[str | None]:
+    """A group's answers in vote order: every slot's round 0, then every slot's round 1, ..."""
+    return [answers[t] for t in range(len(slot_answers[0])) for answers in slot_answers]
 
 
 def repeat_slots(prompt_ids: Sequence[Any], copies: int) -> list[Any]:
