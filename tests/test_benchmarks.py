@@ -118,3 +118,30 @@ def test_install_wheels_picks_only_missing_distributions(tmp_path):
                  "surely_not_installed_pkg-1.0-py3-none-any.whl"):  # fmt: skip
         (tmp_path / name).touch()
     assert [w.name for w in install_wheels.missing_wheels(tmp_path)] == ["surely_not_installed_pkg-1.0-py3-none-any.whl"]
+
+
+# ---- adaptive voting (benchmarks/adaptive_vote.py), at sizes that take seconds -----------------------------
+
+
+def test_adaptive_vote_benchmark_replays_the_rule_and_times_the_trainers(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        adaptive_vote = importlib.import_module("adaptive_vote")
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    out = tmp_path / "adaptive.json"
+    report = adaptive_vote.main([
+        "--problems", "4", "--n_votes", "16", "--warmup_steps", "5", "--ttrl_steps", "0", "--timing_steps", "1",
+        "--timing_warmup", "0", "--repeats", "1", "--confidences", "0.6,0.99", "--output", str(out),
+    ])  # fmt: skip
+    assert json.loads(out.read_text())["settings"]["n_votes"] == 16
+    by_c = report["after_warmup"]["by_confidence"]
+    assert set(by_c) == {"0.6", "0.99"}
+    for r in by_c.values():
+        assert 0 <= r["label_agreement"] <= 1 and 0 <= r["vote_only_saved"] <= 1 and 8 <= r["mean_votes"] <= 16
+    # A stricter rule never draws fewer votes, so it never saves more.
+    assert by_c["0.99"]["mean_votes"] >= by_c["0.6"]["mean_votes"]
+    timing = report["timing"]
+    assert timing["ratio_ttrl_2x_over_grpo"] > 0 and timing["ratio_ttrl_2x_adaptive_over_grpo"] > 0
+    assert timing["mean_votes_per_prompt"]["ttrl_2x"] == 16
+    assert 8 <= timing["mean_votes_per_prompt"]["ttrl_2x_adaptive"] <= 16
