@@ -78,7 +78,9 @@ def sample_votes(model_dir: Path, problems: list[str], n_votes: int, seed: int, 
     texts: list[str] = []
     for start in range(0, len(rows), batch):
         prompts = [
-            tokenizer.apply_chat_template(build_prompt(p, system_prompt=None), add_generation_prompt=True, tokenize=False)
+            tokenizer.apply_chat_template(
+                build_prompt(p, system_prompt=None), add_generation_prompt=True, tokenize=False
+            )
             for p in rows[start : start + batch]
         ]
         enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
@@ -93,7 +95,9 @@ def replay(votes: list[list], gold: list[str], args: argparse.Namespace) -> dict
     full = [vote_on_answers(v).label for v in votes]
     vote_only = len(votes) * (args.n_votes - args.round_size)
     out: dict[str, Any] = {
-        "full_vote_label_accuracy": _mean(lbl is not None and answers_equivalent(lbl, g) for lbl, g in zip(full, gold)),
+        "full_vote_label_accuracy": _mean(
+            lbl is not None and answers_equivalent(lbl, g) for lbl, g in zip(full, gold)
+        ),
         "by_confidence": {},
     }
     for c in args.confidences:
@@ -107,7 +111,9 @@ def replay(votes: list[list], gold: list[str], args: argparse.Namespace) -> dict
             "label_agreement": _mean(agree),
             "vote_only_saved": 1 - drawn_vote_only / vote_only,
             "mean_votes": _mean(used for used, _ in replayed),
-            "label_accuracy": _mean(lbl is not None and answers_equivalent(lbl, g) for (_, lbl), g in zip(replayed, gold)),
+            "label_accuracy": _mean(
+                lbl is not None and answers_equivalent(lbl, g) for (_, lbl), g in zip(replayed, gold)
+            ),
         }
     return out
 
@@ -147,7 +153,9 @@ def time_steps(model_dir: Path, data: Path, args: argparse.Namespace) -> dict[st
                 **common, **extra,
             )  # fmt: skip
             runs[name].append(result["times_s"])
-            votes[name].extend(h["ttrl/votes_per_prompt"] for h in result["log_history"] if "ttrl/votes_per_prompt" in h)
+            votes[name].extend(
+                h["ttrl/votes_per_prompt"] for h in result["log_history"] if "ttrl/votes_per_prompt" in h
+            )
             print(f"timing round {repeat} {name:16s} median step {result['median_s'] * 1000:.0f} ms", flush=True)
     return {
         "ratio_ttrl_2x_over_grpo": paired_ratio(runs["ttrl_2x"], runs["grpo"]),

@@ -54,7 +54,13 @@ def test_gpu_check_smoke_writes_sane_figures(gpu_check, tmp_path):
     assert shapes["model_type"] == "qwen2" and shapes["vocab_size"] == 256 and shapes["parameters"] > 0
     assert shapes["dtype"] == "float32" and shapes["gradient_checkpointing"] is True
 
-    assert report["skipped"] == [] and list(report["phases"]) == ["grpo", "ttrl", "ttrl_2x", "ttrl_2x_one_call", "lora"]
+    assert report["skipped"] == [] and list(report["phases"]) == [
+        "grpo",
+        "ttrl",
+        "ttrl_2x",
+        "ttrl_2x_one_call",
+        "lora",
+    ]
     completions = shapes["prompts_per_step"] * shapes["num_generations"]
     tokens = shapes["max_new_tokens"]
     votes = {"grpo": 1, "ttrl": 1, "ttrl_2x": 2, "ttrl_2x_one_call": 2, "lora": 1}
@@ -65,7 +71,12 @@ def test_gpu_check_smoke_writes_sane_figures(gpu_check, tmp_path):
         assert phase["completion_mean_length"] == tokens
         assert phase["generated_tokens_per_step"] == votes[name] * completions * tokens, name
         assert phase["generated_tokens_per_s"] > 0 and phase["peak_memory_gib"] is None
-    assert set(report["ratios"]) == {"ttrl_over_grpo", "ttrl_2x_over_grpo", "ttrl_2x_one_call_over_grpo", "lora_over_ttrl"}
+    assert set(report["ratios"]) == {
+        "ttrl_over_grpo",
+        "ttrl_2x_over_grpo",
+        "ttrl_2x_one_call_over_grpo",
+        "lora_over_ttrl",
+    }
     # The default draws the 2x vote in two calls of TRL's own size; vote_rounds_per_call=2 in one of twice that.
     rows = {name: phase["rows_per_generate_call"] for name, phase in report["phases"].items()}
     assert rows["ttrl_2x"] == rows["grpo"] and rows["ttrl_2x_one_call"] == 2 * rows["grpo"]
@@ -79,7 +90,9 @@ def test_gpu_check_skips_phases_past_its_budget_and_still_writes_the_report(gpu_
     assert report["skipped"] == ["grpo", "ttrl", "ttrl_2x", "ttrl_2x_one_call", "lora"]
 
 
-@pytest.mark.parametrize("argv, field", [(["--phases", "grpo,nope"], "--phases"), (["--max_new_tokens", "0"], "--max_new_tokens")])
+@pytest.mark.parametrize(
+    "argv, field", [(["--phases", "grpo,nope"], "--phases"), (["--max_new_tokens", "0"], "--max_new_tokens")]
+)
 def test_gpu_check_bad_options_fail_before_any_model_loads(gpu_check, argv, field, capsys):
     with pytest.raises(SystemExit):
         gpu_check.parse_args(["--cpu-smoke", *argv])
@@ -117,7 +130,9 @@ def test_install_wheels_picks_only_missing_distributions(tmp_path):
     for name in ("trl-1.16.0-py3-none-any.whl", "math_verify-0.9.0-py3-none-any.whl",
                  "surely_not_installed_pkg-1.0-py3-none-any.whl"):  # fmt: skip
         (tmp_path / name).touch()
-    assert [w.name for w in install_wheels.missing_wheels(tmp_path)] == ["surely_not_installed_pkg-1.0-py3-none-any.whl"]
+    assert [w.name for w in install_wheels.missing_wheels(tmp_path)] == [
+        "surely_not_installed_pkg-1.0-py3-none-any.whl"
+    ]
 
 
 # ---- adaptive voting (benchmarks/adaptive_vote.py), at sizes that take seconds -----------------------------
