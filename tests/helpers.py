@@ -1,9 +1,12 @@
-"""Small builders shared by the trainer tests."""
+"""Small builders shared by the trainer tests, and in-process runs of the command lines."""
 
 from __future__ import annotations
 
+import io
 import random
 import re
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -64,3 +67,24 @@ class ScriptedGenerator:
             self.generated.append((tag, text))
             completion_ids.append(self.tokenizer(text)["input_ids"] + [self.tokenizer.eos_token_id])
         return completion_ids, None
+
+
+def run_cli(main: Callable[[list[str]], int | None], argv: Sequence[str]) -> tuple[int | None, str]:
+    """Run a command's ``main`` in-process (no fresh torch/TRL import): its exit code, returned or
+    raised as SystemExit, and what it printed on stderr."""
+    stderr = io.StringIO()
+    with redirect_stderr(stderr), redirect_stdout(io.StringIO()):
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, stderr.getvalue()
+
+
+def cli_error(main: Callable[[list[str]], int | None], argv: Sequence[str], command: str) -> str:
+    """The one error line of a command that must refuse ``argv`` with exit code 2."""
+    code, stderr = run_cli(main, argv)
+    lines = stderr.strip().splitlines()
+    assert code == 2, stderr
+    assert len(lines) == 1 and lines[0].startswith(f"ttrl-{command}: error: "), lines
+    return lines[0]

@@ -7,12 +7,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ttrl_trl.data import system_prompt_text
 from ttrl_trl.evaluation.config import EvalConfigError, check
 
 
 def load_summary(path: str | Path) -> dict[str, Any]:
     """Read another run's summary.json for `--compare`, with a clear error if it is not one."""
     path = Path(path)
+    if path.is_dir() and (path / "summary.json").is_file():  # the earlier run's output folder
+        path = path / "summary.json"
     check(path.is_file(), f"compare={str(path)!r} does not exist; pass the summary.json of an earlier run.")
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
@@ -25,6 +28,31 @@ def load_summary(path: str | Path) -> dict[str, Any]:
         f"compare={str(path)!r} has no 'pass@1' key; pass the summary.json that ttrl-eval wrote.",
     )
     return summary
+
+
+COMPARED_SETTINGS = (
+    "dataset",
+    "num_problems",
+    "num_samples",
+    "temperature",
+    "top_p",
+    "system_prompt",
+    "max_new_tokens",
+)
+"""Settings that change the metrics by themselves: two runs that differ in one compare more than models."""
+
+
+def setting_mismatches(other: Mapping[str, Any], this: Mapping[str, Any]) -> list[str]:
+    """``name: other -> this`` for each compared setting that differs (system prompts as the prompt sends them)."""
+
+    def value(summary: Mapping[str, Any], key: str) -> Any:
+        return system_prompt_text(summary.get(key)) if key == "system_prompt" else summary.get(key)
+
+    return [
+        f"{key} {value(other, key)!r} -> {value(this, key)!r}"
+        for key in COMPARED_SETTINGS
+        if value(other, key) != value(this, key)
+    ]
 
 
 def _metric_keys(summary: Mapping[str, Any]) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ttrl_trl.data import BENCHMARKS, DEFAULT_SYSTEM_PROMPT
+from ttrl_trl.paths import missing_path_error
 
 BACKENDS = ("auto", "vllm", "transformers")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -34,7 +35,7 @@ class EvalConfig:
     answer_column: str | None = field(default=None, metadata={"help": "Column holding the gold answer."})
     system_prompt: str | None = field(
         default=DEFAULT_SYSTEM_PROMPT,
-        metadata={"help": 'System message; "" sends the problem alone. Must match the training prompt.'},
+        metadata={"help": 'System message; "none" (or "") sends the problem alone. Must match the training prompt.'},
     )
     max_problems: int | None = field(default=None, metadata={"help": "Evaluate only the first N problems."})
     num_samples: int = field(default=16, metadata={"help": "k: completions sampled per problem."})
@@ -63,6 +64,10 @@ def check(condition: bool, message: str) -> None:
 
 def validate_config(config: EvalConfig) -> None:
     """Reject impossible settings up front, one clear message each, before any heavy work."""
+    missing = missing_path_error(
+        config.model_name_or_path, "--model_name_or_path", "a saved model or adapter folder, or a Hub id (owner/name)"
+    )
+    check(missing is None, missing or "")
     k = config.num_samples
     check(k >= 1, f"num_samples={k}: at least one sample per problem is needed; pass `--num_samples 16` (the paper).")
     bad = sorted(j for j in config.pass_at if not 1 <= j <= k)

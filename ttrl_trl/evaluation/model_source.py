@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ttrl_trl.evaluation.config import check
+from ttrl_trl.paths import looks_local
 
 
 @dataclass(frozen=True)
@@ -29,14 +30,14 @@ class ModelSource:
 def resolve_model(model_name_or_path: str) -> ModelSource:
     """A local folder with adapter_config.json is a LoRA adapter on top of its recorded base model."""
     path = Path(model_name_or_path).expanduser()
-    looks_local = model_name_or_path.startswith((".", "/", "~")) or path.exists()
+    is_local = looks_local(model_name_or_path) or path.exists()
     check(
-        not looks_local or path.is_dir(),
+        not is_local or path.is_dir(),
         f"model_name_or_path={model_name_or_path!r} is not a folder; pass a saved model/adapter folder or a Hub id.",
     )
     adapter_config = path / "adapter_config.json"
     if not adapter_config.is_file():
-        return ModelSource(base=str(path) if looks_local else model_name_or_path)
+        return ModelSource(base=str(path) if is_local else model_name_or_path)
     settings = json.loads(adapter_config.read_text(encoding="utf-8"))
     base = settings.get("base_model_name_or_path")
     check(

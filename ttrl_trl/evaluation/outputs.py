@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ttrl_trl.data import LOCAL_FORMATS
+from ttrl_trl.data import LOCAL_FORMATS, system_prompt_text
 from ttrl_trl.evaluation.config import EvalConfig
 from ttrl_trl.evaluation.model_source import ModelSource
 
@@ -28,7 +28,7 @@ def run_settings(config: EvalConfig, source: ModelSource | None, backend: str) -
         "dataset": config.dataset,
         "split": config.split,
         "max_problems": config.max_problems,
-        "system_prompt": config.system_prompt,
+        "system_prompt": system_prompt_text(config.system_prompt),
         "temperature": config.temperature,
         "top_p": config.top_p,
         "max_new_tokens": config.max_new_tokens,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from ttrl_trl.data import load_problems
-from ttrl_trl.evaluation.compare import format_compare_table, format_summary_table, load_summary
+from ttrl_trl.evaluation.compare import format_compare_table, format_summary_table, load_summary, setting_mismatches
 from ttrl_trl.evaluation.config import EvalConfig, validate_config
 from ttrl_trl.evaluation.generation import GenerateFn, build_generate_fn
 from ttrl_trl.evaluation.model_source import resolve_backend, resolve_model
@@ -45,5 +46,14 @@ def evaluate(config: EvalConfig, generate_fn: GenerateFn | None = None) -> dict[
     (output_dir / PARTIAL_FILE).unlink(missing_ok=True)
     print(format_summary_table(summary))
     if config.compare is not None:
-        print(format_compare_table(load_summary(config.compare), summary))
+        other = load_summary(config.compare)
+        mismatches = setting_mismatches(other, summary)
+        if mismatches:
+            print(
+                f"ttrl-eval: warning: --compare: the runs differ in {'; '.join(mismatches)}; "
+                f"the deltas measure these settings as well as the models.",
+                file=sys.stderr,
+            )
+        print(format_compare_table(other, summary))
+    print(f"results: {output_dir / 'summary.json'} and {output_dir / 'generations.jsonl'}")
     return summary
