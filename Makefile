@@ -45,12 +45,16 @@ endif
 # Publish a trained folder with its evaluation summary in the model card:
 #   make push MODEL_DIR=outputs/Qwen2.5-Math-1.5B/ttrl/aime24 HUB_MODEL_ID=me/qwen-math-1.5b-ttrl-aime24 \
 #        EVAL_SUMMARY=outputs/eval/aime24-ttrl/summary.json
+#   make push MODEL_DIR=... HUB_MODEL_ID=... PUSH_ARGS=--dry_run     # write the card, upload nothing
 MODEL_DIR ?=
 HUB_MODEL_ID ?=
 EVAL_SUMMARY ?=
+PUSH_ARGS ?=
 push: install
+	@test -n "$(MODEL_DIR)" || { echo "MODEL_DIR is required: make push MODEL_DIR=<folder written by make train> HUB_MODEL_ID=<owner/name>"; exit 2; }
+	@test -n "$(HUB_MODEL_ID)" || { echo "HUB_MODEL_ID is required: make push MODEL_DIR=$(MODEL_DIR) HUB_MODEL_ID=<owner/name>"; exit 2; }
 	$(PY) -m ttrl_trl.push --model_dir "$(MODEL_DIR)" --hub_model_id "$(HUB_MODEL_ID)" \
-		$(if $(EVAL_SUMMARY),--eval_summary "$(EVAL_SUMMARY)")
+		$(if $(EVAL_SUMMARY),--eval_summary "$(EVAL_SUMMARY)") $(PUSH_ARGS)
 
 # ---- Theory check and benchmarks ------------------------------------------------------------
 bandit: install

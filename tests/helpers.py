@@ -1,9 +1,12 @@
-"""Small builders shared by the trainer tests."""
+"""Small builders shared by the trainer tests, and in-process runs of the command lines."""
 
 from __future__ import annotations
 
+import io
 import random
 import re
+from collections.abc import Callable, Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +120,24 @@ def teach_boxed_answers(
     model.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     return output_dir
+
+
+def run_cli(main: Callable[[list[str]], int | None], argv: Sequence[str]) -> tuple[int | None, str]:
+    """Run a command's ``main`` in-process (no fresh torch/TRL import): its exit code, returned or
+    raised as SystemExit, and what it printed on stderr."""
+    stderr = io.StringIO()
+    with redirect_stderr(stderr), redirect_stdout(io.StringIO()):
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, stderr.getvalue()
+
+
+def cli_error(main: Callable[[list[str]], int | None], argv: Sequence[str], command: str) -> str:
+    """The one error line of a command that must refuse ``argv`` with exit code 2."""
+    code, stderr = run_cli(main, argv)
+    lines = stderr.strip().splitlines()
+    assert code == 2, stderr
+    assert len(lines) == 1 and lines[0].startswith(f"ttrl-{command}: error: "), lines
+    return lines[0]

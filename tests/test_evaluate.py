@@ -210,3 +210,102 @@ def test_interrupted_run_resumes_where_it_stopped(shared_data: Path, tmp_path: P
     assert summary["pass@1"] == pytest.approx(0.5 / 5)  # problem 0 (gold 204): 1 of 2 samples right
     assert not (out / "generations.partial.jsonl").exists()
     assert len((out / "generations.jsonl").read_text().splitlines()) == 5
+
+
+def _fake_config(shared_data: Path, out: Path, **overrides) -> EvalConfig:
+    kwargs = dict(
+        model_name_or_path="fake", dataset=str(shared_data / "aime24.json"), max_problems=5, num_samples=2,
+        batch_size=2, output_dir=str(out),
+    )  # fmt: skip
+    return EvalConfig(**(kwargs | overrides))
+
+
+def _interrupt_after_first_chunk(prompts: list) -> list[list[str]]:
+    if _interrupt_after_first_chunk.calls:
+        raise KeyboardInterrupt
+    _interrupt_after_first_chunk.calls += 1
+    return [["\\boxed{204}", "no answer"] for _ in prompts]
+
+
+@pytest.mark.parametrize("option", ["none", "None", ""])
+def test_system_prompt_none_sends_the_problem_alone(shared_data: Path, tmp_path: Path, option: str) -> None:
+    seen: list = []
+
+    def fake(prompts):
+        seen.extend(prompts)
+        return [["\\boxed{1}", "\\boxed{2}"] for _ in prompts]
+
+    summary = evaluate(_fake_config(shared_data, tmp_path / "o", system_prompt=option), generate_fn=fake)
+    assert all([m["role"] for m in p] == ["user"] for p in seen)
+    assert summary["system_prompt"] is None
+
+
+def test_ctrl_c_prints_one_line_with_what_was_kept(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import ttrl_trl.evaluation.run
+
+    _interrupt_after_first_chunk.calls = 0
+    monkeypatch.setattr(ttrl_trl.evaluation.run, "build_generate_fn", lambda *a: _interrupt_after_first_chunk)
+    out = tmp_path / "o"
+    argv = ["--model_name_or_path", "fake", "--dataset", str(shared_data / "aime24.json"), "--max_problems", "5",
+            "--num_samples", "2", "--batch_size", "2", "--backend", "transformers", "--output_dir", str(out)]  # fmt: skip
+    assert main(argv) == 130
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ttrl-eval")]
+    assert err == [
+        f"ttrl-eval: interrupted: 2 of 5 problems kept in {out / 'generations.partial.jsonl'}; "
+        f"rerun the same command to resume."
+    ]
+
+
+def test_rerun_with_other_settings_keeps_the_partial_file(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "o"
+    _interrupt_after_first_chunk.calls = 0
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(_fake_config(shared_data, out), generate_fn=_interrupt_after_first_chunk)
+
+    finish_calls: list = []
+
+    def finish(prompts):
+        finish_calls.extend(prompts)
+        return [["\\boxed{204}", "no answer"] for _ in prompts]
+
+    evaluate(_fake_config(shared_data, out, temperature=1.0), generate_fn=finish)  # other settings: a full run
+    assert "temperature 0.6 -> 1.0" in capsys.readouterr().err
+    kept = list(out.glob("generations.partial.*.jsonl"))
+    assert len(kept) == 1 and len(kept[0].read_text().splitlines()) == 1 + 2
+    assert len(finish_calls) == 5
+
+    finish_calls.clear()
+    summary = evaluate(_fake_config(shared_data, out), generate_fn=finish)  # the first settings again: resumes
+    assert len(finish_calls) == 3 and summary["num_problems"] == 5
+    assert not list(out.glob("generations.partial*"))
+
+
+def test_compare_warns_on_different_settings(
+    shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    def fake(prompts):
+        return [["\\boxed{204}", "no answer"] for _ in prompts]
+
+    before = tmp_path / "before"
+    evaluate(_fake_config(shared_data, before, temperature=1.0, max_new_tokens=64), generate_fn=fake)
+    capsys.readouterr()
+    evaluate(_fake_config(shared_data, tmp_path / "after", compare=str(before / "summary.json")), generate_fn=fake)
+    captured = capsys.readouterr()
+    warning = [line for line in captured.err.splitlines() if "warning" in line]
+    assert len(warning) == 1
+    assert "temperature 1.0 -> 0.6" in warning[0] and "max_new_tokens 64 -> 3072" in warning[0]
+    assert "num_samples" not in warning[0]
+    assert f"results: {tmp_path / 'after' / 'summary.json'}" in captured.out
+
+
+def test_same_settings_compare_quietly(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    def fake(prompts):
+        return [["\\boxed{204}", "no answer"] for _ in prompts]
+
+    evaluate(_fake_config(shared_data, tmp_path / "a", system_prompt="none"), generate_fn=fake)
+    evaluate(_fake_config(shared_data, tmp_path / "b", system_prompt="", compare=str(tmp_path / "a")), generate_fn=fake)
+    assert "warning" not in capsys.readouterr().err

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr
 from pathlib import Path
 
 import pytest
+from helpers import cli_error
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = REPO / "recipes" / "tiny" / "ttrl" / "aime24.yaml"
@@ -108,13 +111,10 @@ def test_tiny_lora_recipe_saves_an_adapter_that_loads(tiny_model_path, shared_da
 
 
 def _main_error(*argv: str) -> str:
-    """Run the CLI in-process (no re-import of torch/TRL) and return its error message."""
+    """Run the CLI in-process (no re-import of torch/TRL); return its one-line error (exit code 2)."""
     from ttrl_trl.train import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    assert exit_info.value.code not in (0, None)
-    return str(exit_info.value.code)
+    return cli_error(main, argv, "train")
 
 
 @pytest.mark.parametrize(
@@ -146,3 +146,101 @@ def test_empty_dataset_is_refused(tmp_path, tiny_model_path):
     error = _main_error("--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model_path),
                         "--dataset", str(empty), "--output_dir", str(tmp_path / "o"))
     assert "is empty" in error
+
+
+class _TrainerReached(Exception):
+    """Raised by the stand-in trainer: everything before the model load has run."""
+
+
+@pytest.fixture
+def trainer_inputs(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Replace TTRLTrainer with a recorder, so a test sees what training would get without training."""
+    import ttrl_trl.trainer
+
+    seen: dict = {}
+
+    def record(**kwargs):
+        seen.update(kwargs)
+        raise _TrainerReached
+
+    monkeypatch.setattr(ttrl_trl.trainer, "TTRLTrainer", record)
+    return seen
+
+
+def _train_until_model_load(*argv: str) -> str:
+    """Run the CLI in-process up to the trainer; return what it printed on stderr."""
+    from ttrl_trl.train import main
+
+    stderr = io.StringIO()
+    with redirect_stderr(stderr), pytest.raises(_TrainerReached):
+        main(list(argv))
+    return stderr.getvalue()
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_ground_truth_column_names_the_gold_column(tmp_path, tiny_model_path, trainer_inputs):
+    data = _write_jsonl(tmp_path / "my.jsonl", [{"question": "1+1?", "final": "2"}, {"question": "2+2?", "final": "4"}])
+    stderr = _train_until_model_load(
+        "--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model_path), "--dataset", str(data),
+        "--output_dir", str(tmp_path / "o"), "--ground_truth_column", "final",
+    )  # fmt: skip
+    dataset, args = trainer_inputs["train_dataset"], trainer_inputs["args"]
+    assert dataset["answer"] == ["2", "4"]  # the trainer logs accuracy against these
+    assert args.ground_truth_column == "answer" and "warning" not in stderr
+
+
+def test_answer_and_ground_truth_column_must_agree(tmp_path, tiny_model_path):
+    data = _write_jsonl(tmp_path / "my.jsonl", [{"question": "1+1?", "final": "2", "other": "3"}])
+    error = _main_error(
+        "--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model_path), "--dataset", str(data),
+        "--output_dir", str(tmp_path / "o"), "--ground_truth_column", "final", "--answer_column", "other",
+    )  # fmt: skip
+    assert "--answer_column 'other'" in error and "--ground_truth_column 'final'" in error
+
+
+def test_no_gold_column_warns_and_trains(tmp_path, tiny_model_path, trainer_inputs):
+    data = _write_jsonl(tmp_path / "my.jsonl", [{"question": "1+1?", "final": "2"}])
+    stderr = _train_until_model_load(
+        "--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model_path), "--dataset", str(data),
+        "--output_dir", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert "answer" not in trainer_inputs["train_dataset"].column_names
+    assert "no gold-answer column" in stderr and "--ground_truth_column" in stderr
+
+
+@pytest.mark.parametrize("option", ["none", "None", ""])
+def test_system_prompt_none_sends_the_question_alone(tmp_path, tiny_model_path, shared_data, trainer_inputs, option):
+    _train_until_model_load(
+        "--config", str(TINY_RECIPE), *_common(tiny_model_path, shared_data, tmp_path / "o"), "--system_prompt", option
+    )
+    prompt = trainer_inputs["train_dataset"][0]["prompt"]
+    assert [m["role"] for m in prompt] == ["user"]
+
+
+def test_short_help_shows_config_and_ttrl_options_first(capsys):
+    from ttrl_trl.train import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    lines = text.splitlines()
+    assert len(lines) < 60
+    assert text.index("--config") < text.index("--n_votes_per_prompt") < text.index("--learning_rate")
+    for option in ("--trm_delta_max", "--trm_delta_avg", "--ground_truth_column", "--system_prompt"):
+        assert option in text
+    assert "--help_all" in lines[-1]
+
+
+def test_unknown_field_suggests_the_closest(tmp_path, tiny_model_path, shared_data):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(TINY_RECIPE.read_text() + "trm_delta_mx: 2.0\n")
+    error = _main_error("--config", str(recipe), *_common(tiny_model_path, shared_data, tmp_path / "o"))
+    assert "unknown field 'trm_delta_mx' in the recipe (did you mean 'trm_delta_max'?)" in error
+    assert "fail_with_unknown_args" not in error
+    error = _main_error("--config", str(TINY_RECIPE), "--lerning_rate", "1e-5")
+    assert "unknown field 'lerning_rate' in the command line (did you mean 'learning_rate'?)" in error

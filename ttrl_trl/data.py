@@ -12,6 +12,8 @@ place. A dataset is named in one of three ways:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,14 +47,30 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
+NO_SYSTEM_PROMPT = ("", "none", "null")
+"""Values of ``--system_prompt`` (any case) that mean "send the question alone"."""
+
+
+def system_prompt_text(system_prompt: str | None) -> str | None:
+    """The system message an option asks for, or None for none.
+
+    A command line cannot pass ``None``, so ``none`` / ``null`` / ``""`` stand for it; turning
+    them into "no message" here (and only here) keeps training and evaluation on the same prompt.
+    """
+    if system_prompt is None or system_prompt.strip().lower() in NO_SYSTEM_PROMPT:
+        return None
+    return system_prompt
+
+
 def build_prompt(problem: str, system_prompt: str | None = DEFAULT_SYSTEM_PROMPT) -> list[dict[str, str]]:
     """The conversational prompt for one problem: the problem as the user turn.
 
     The system message is the Qwen2.5-Math default. Sending it explicitly gives the same text
     for Qwen2.5-Math (whose template would insert it) and the right instruction for models whose
-    template has no such default. ``system_prompt=None`` sends the problem alone.
+    template has no such default. ``None``, ``"none"`` or ``""`` sends the problem alone.
     """
-    messages = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    text = system_prompt_text(system_prompt)
+    messages = [{"role": "system", "content": text}] if text else []
     messages.append({"role": "user", "content": problem})
     return messages
 
@@ -68,10 +86,36 @@ def _pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, 
     return next((c for c in candidates if c in columns), None)
 
 
-def _load_local(path: Path) -> Dataset:
+def _has_content(path: Path, chunk_bytes: int = 1 << 16) -> bool:
+    """Whether the file holds anything but whitespace (datasets dies with StopIteration on such a file)."""
+    with path.open("rb") as f:
+        while chunk := f.read(chunk_bytes):
+            if chunk.strip():
+                return True
+    return False
+
+
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Local files load and map in a blink; their bars would only clutter the output (and error output)."""
+    from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+
+    was_disabled = are_progress_bars_disabled()
+    disable_progress_bars()
     try:
-        return load_dataset(LOCAL_FORMATS[path.suffix], data_files=str(path), split="train")
-    except ValueError as err:  # datasets says "corresponds to no data" for an empty file or list
+        yield
+    finally:
+        if not was_disabled:
+            enable_progress_bars()
+
+
+def _load_local(path: Path) -> Dataset:
+    if not _has_content(path):
+        raise DatasetError(f"Dataset file {str(path)!r} is empty: there is nothing to train or evaluate on.")
+    try:
+        with _no_progress_bars():
+            return load_dataset(LOCAL_FORMATS[path.suffix], data_files=str(path), split="train")
+    except ValueError as err:  # datasets says "corresponds to no data" for an empty list
         if "no data" in str(err):
             raise DatasetError(f"Dataset file {str(path)!r} is empty: there is nothing to train or evaluate on.") from err
         raise DatasetError(f"Could not read {str(path)!r} as {LOCAL_FORMATS[path.suffix]}: {err}") from err
@@ -156,5 +200,5 @@ def load_problems(
         return row
 
     keep = {"id", "source"} & set(columns)
-    out = raw.map(to_row, remove_columns=[c for c in columns if c not in keep])
-    return out
+    with _no_progress_bars():
+        return raw.map(to_row, remove_columns=[c for c in columns if c not in keep])

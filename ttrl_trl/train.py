@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from datasets import Dataset
 from transformers.trainer_utils import get_last_checkpoint
-from trl import ModelConfig, TrlParser, get_peft_config
+from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
 
 from ttrl_trl.config import TTRLConfig
-from ttrl_trl.data import DEFAULT_SYSTEM_PROMPT, DatasetError, load_problems
+from ttrl_trl.data import ANSWER_COLUMN_CANDIDATES, DEFAULT_SYSTEM_PROMPT, DatasetError, load_problems
+from ttrl_trl.options import unknown_option_message
+from ttrl_trl.paths import missing_path_error
 
 
 @dataclass
@@ -34,28 +38,88 @@ class TTRLScriptArguments:
     dataset_split: str | None = field(default=None, metadata={"help": "Split of a Hub dataset (default: its own)."})
     problem_column: str | None = field(default=None, metadata={"help": "Column with the question text."})
     answer_column: str | None = field(
-        default=None, metadata={"help": "Column with gold answers (optional; only logged, never rewarded)."}
+        default=None,
+        metadata={
+            "help": "Column with gold answers (optional; only logged, never rewarded). Same as --ground_truth_column; "
+            "auto-detected: answer, solution_answer, final_answer."
+        },
     )
     system_prompt: str | None = field(
         default=DEFAULT_SYSTEM_PROMPT,
-        metadata={"help": "System message sent with every question; 'none' sends the question alone."},
+        metadata={"help": "System message sent with every question; 'none' (or '') sends the question alone."},
     )
     max_problems: int | None = field(default=None, metadata={"help": "Use only the first N questions."})
 
 
+class UsageError(ValueError):
+    """Input that cannot work; ``main`` prints it as one line and exits 2, before any model loads."""
+
+
+# The options a TTRL user sets most, for the short `--help` (the full list is 1,300+ lines of TRL's).
+SHORT_HELP_FIELDS = (
+    "model_name_or_path", "output_dir", "num_generations", "per_device_train_batch_size", "learning_rate",
+    "max_steps", "num_train_epochs", "temperature", "max_completion_length", "beta", "loss_type", "use_peft",
+    "use_vllm", "vllm_mode", "report_to", "push_to_hub", "hub_model_id", "resume_from_checkpoint",
+)  # fmt: skip
+
+
+def _dataclasses() -> tuple[type, ...]:
+    return (TTRLScriptArguments, TTRLConfig, ModelConfig)
+
+
+def _all_fields() -> dict[str, str]:
+    """Every option the recipe or command line may set, with its help text."""
+    return {f.name: f.metadata.get("help", "") for cls in _dataclasses() for f in fields(cls)}
+
+
+def short_help() -> str:
+    """`--help`: `--config` first, then TTRL's own options, then the most used TRL ones."""
+    known = _all_fields()
+    ours = [f.name for f in fields(TTRLScriptArguments)] + [
+        f.name for f in fields(TTRLConfig) if f.name not in {g.name for g in fields(GRPOConfig)}
+    ]
+
+    def block(names: list[str] | tuple[str, ...]) -> list[str]:
+        return [f"  --{name:<28} {' '.join(known[name].split())}" for name in names]
+
+    return "\n".join(
+        [
+            "usage: python -m ttrl_trl.train --config RECIPE.yaml [--FIELD VALUE ...]",
+            "",
+            "Test-Time RL on a benchmark's unlabelled questions. Every recipe field can be overridden here.",
+            "",
+            "  --config                       YAML recipe (recipes/<Model>/ttrl/<benchmark>.yaml, recipes/tiny/...)",
+            "",
+            "Data and TTRL / Trust Region Masking options:",
+            *block(ours),
+            "",
+            "Most used GRPO / training / model options:",
+            *block(SHORT_HELP_FIELDS),
+            "",
+            f"All {len(known)} options (TRL's GRPOConfig, transformers' TrainingArguments, ModelConfig): "
+            "python -m ttrl_trl.train --help_all",
+        ]
+    )
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[TTRLScriptArguments, TTRLConfig, ModelConfig]:
-    parser = TrlParser((TTRLScriptArguments, TTRLConfig, ModelConfig))
+    """Recipe + command line into the three configs; `--help` is short, `--help_all` is TRL's full list."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "-h" in argv or "--help" in argv:
+        print(short_help())
+        raise SystemExit(0)
+    argv = ["--help" if a == "--help_all" else a for a in argv]
+    parser = TrlParser(_dataclasses())
     try:
-        script_args, training_args, model_args = parser.parse_args_and_config(argv)
+        *configs, from_recipe, from_cli = parser.parse_args_and_config(
+            argv, return_remaining_strings=True, separate_remaining_strings=True
+        )
     except ValueError as err:
-        if "Unknown arguments from config file" in str(err):
-            raise SystemExit(
-                f"error: the recipe has a field that TTRLConfig, TTRLScriptArguments and ModelConfig do not know: "
-                f"{err}. Check its spelling against `python -m ttrl_trl.train --help`."
-            ) from err
-        raise SystemExit(f"error: {err}") from err
-    if isinstance(script_args.system_prompt, str) and script_args.system_prompt.lower() in ("", "none", "null"):
-        script_args.system_prompt = None
+        raise UsageError(" ".join(str(err).split())) from err
+    for source, strings in (("the recipe", from_recipe), ("the command line", from_cli)):
+        if strings:
+            raise UsageError(unknown_option_message(strings, _all_fields(), source, "python -m ttrl_trl.train --help"))
+    script_args, training_args, model_args = configs
     return script_args, training_args, model_args
 
 
@@ -72,23 +136,59 @@ def resolve_checkpoint(training_args: TTRLConfig) -> str | None:
     return str(resume)
 
 
-def main(argv: list[str] | None = None) -> None:
-    script_args, training_args, model_args = parse_args(argv)
-    if model_args.model_name_or_path is None:
-        raise SystemExit("error: set `model_name_or_path` (a Hub id or a local folder) in the recipe or on the CLI.")
+def gold_column(script_args: TTRLScriptArguments, training_args: TTRLConfig) -> str | None:
+    """The gold column the user named, by either option (they name the same thing); None = auto-detect.
+
+    ``ground_truth_column``'s default (``answer``) counts as "not set", so the detection of
+    ``answer`` / ``solution_answer`` / ``final_answer`` applies.
+    """
+    default = TTRLConfig.__dataclass_fields__["ground_truth_column"].default
+    by_truth = None if training_args.ground_truth_column == default else training_args.ground_truth_column
+    by_answer = script_args.answer_column
+    if by_truth and by_answer and by_truth != by_answer:
+        raise UsageError(
+            f"--answer_column {by_answer!r} and --ground_truth_column {by_truth!r} name different gold columns; "
+            f"pass only one of them."
+        )
+    return by_answer or by_truth
+
+
+def load_training_dataset(script_args: TTRLScriptArguments, training_args: TTRLConfig) -> Dataset:
+    """The questions (and gold answers, renamed ``answer``, if any); warns when there are none to log."""
     try:
         dataset = load_problems(
             script_args.dataset,
             split=script_args.dataset_split,
             problem_column=script_args.problem_column,
-            answer_column=script_args.answer_column,
+            answer_column=gold_column(script_args, training_args),
             system_prompt=script_args.system_prompt,
             data_dir=script_args.data_dir,
             max_problems=script_args.max_problems,
         )
     except DatasetError as err:
-        raise SystemExit(f"error: {err}") from err
+        raise UsageError(str(err)) from err
     training_args.ground_truth_column = "answer"  # load_problems renames the gold column (if any) to "answer"
+    if "answer" not in dataset.column_names:
+        print(
+            f"ttrl-train: warning: dataset {script_args.dataset!r} has no gold-answer column (looked for "
+            f"{', '.join(ANSWER_COLUMN_CANDIDATES)}); training runs, but label_accuracy and the other accuracy "
+            f"metrics are not logged. Name one with --ground_truth_column <column>.",
+            file=sys.stderr,
+        )
+    return dataset
+
+
+def train(argv: list[str] | None = None) -> None:
+    """Parse, check, load the data, train, save, write the card (and push if asked)."""
+    script_args, training_args, model_args = parse_args(argv)
+    if model_args.model_name_or_path is None:
+        raise UsageError("set `model_name_or_path` (a Hub id or a local folder) in the recipe or on the CLI.")
+    missing = missing_path_error(
+        model_args.model_name_or_path, "model_name_or_path", "a saved model folder or a Hub id (owner/name)"
+    )
+    if missing:
+        raise UsageError(missing)
+    dataset = load_training_dataset(script_args, training_args)
 
     # Imported late so that `--help` and data errors do not pay for torch + TRL's trainer import.
     from ttrl_trl.trainer import TTRLTrainer
@@ -109,8 +209,21 @@ def main(argv: list[str] | None = None) -> None:
     trainer.save_model(training_args.output_dir)
     dataset_name = Path(script_args.dataset).stem if Path(script_args.dataset).suffix else script_args.dataset
     trainer.create_model_card(model_name=Path(training_args.output_dir).name, dataset_name=dataset_name)
+    print(f"trained model and its card (README.md): {training_args.output_dir}")
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset_name=dataset_name)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """CLI entry point: bad input exits 2 with one line on stderr, before any model is loaded."""
+    # TRL's GRPOConfig sets `gradient_checkpointing` itself, so transformers' deprecation warning
+    # fires on every run whatever the recipe says; the user can do nothing about it.
+    warnings.filterwarnings("ignore", message="`gradient_checkpointing` is deprecated", category=FutureWarning)
+    try:
+        train(argv)
+    except UsageError as err:
+        print(f"ttrl-train: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -255,6 +255,10 @@ def main(argv: list[str] | None = None) -> dict:
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(format_table(summary, k))
+    print(
+        f"trained model: {out / 'ttrl'} (warm-up model: {out / 'warm'}); summary, curves and log: "
+        f"{out / 'summary.json'}, {out / 'curves.png'}, {out / 'log_history.jsonl'}"
+    )
     return summary
 
 

@@ -1,0 +1,112 @@
+"""Bad input a new user types, for every command: one line on stderr, exit code 2, fast, nothing written.
+
+The table runs each command in-process (its own time, without the ~5-10 s import of torch + TRL that
+a fresh process pays; progress bars would be caught too, as they write to the redirected stderr). The
+training row also runs as a real subprocess, so a warning printed while importing or building TRL's
+config would show up there (the eval and push imports print none).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_RECIPE = REPO / "recipes" / "tiny" / "ttrl" / "aime24.yaml"
+
+
+def _inputs(root: Path, tiny_model_path: Path, shared_data: Path) -> dict[str, str]:
+    empty = root / "empty.jsonl"
+    empty.write_text("")
+    typo = root / "typo.yaml"
+    typo.write_text(TINY_RECIPE.read_text() + "n_vote_per_prompt: 16\n")
+    return {"model": str(tiny_model_path), "data": str(shared_data / "aime24.json"), "empty": str(empty),
+            "typo": str(typo), "recipe": str(TINY_RECIPE), "out": str(root / "out")}  # fmt: skip
+
+
+# (command, arguments with {placeholders}, words the one error line must contain)
+CASES = {
+    "train-missing-model": ("train", "--config {recipe} --model_name_or_path outputs/no-such-model --dataset {data} "
+                            "--output_dir {out}", ["'outputs/no-such-model' does not exist"]),
+    "train-empty-file": ("train", "--config {recipe} --model_name_or_path {model} --dataset {empty} --output_dir {out}",
+                         ["empty.jsonl", "is empty"]),
+    "train-wrong-column": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} --output_dir {out} "
+                           "--problem_column question_text", ["'question_text'", "--problem_column"]),
+    "train-typo-field": ("train", "--config {typo} --model_name_or_path {model} --dataset {data} --output_dir {out}",
+                         ["'n_vote_per_prompt'", "did you mean 'n_votes_per_prompt'"]),
+    "eval-missing-model": ("eval", "--model_name_or_path ./outputs/no-such-model --dataset {data} --output_dir {out}",
+                           ["'./outputs/no-such-model' does not exist"]),
+    "eval-empty-file": ("eval", "--model_name_or_path {model} --dataset {empty} --output_dir {out}",
+                        ["empty.jsonl", "is empty"]),
+    "eval-wrong-column": ("eval", "--model_name_or_path {model} --dataset {data} --output_dir {out} "
+                          "--answer_column gold", ["'gold'", "--answer_column"]),
+    "eval-typo-field": ("eval", "--model_name_or_path {model} --dataset {data} --output_dir {out} --num_smaples 4",
+                        ["'num_smaples'", "did you mean 'num_samples'"]),
+    "eval-missing-compare": ("eval", "--model_name_or_path {model} --dataset {data} --output_dir {out} "
+                             "--compare outputs/no-such-run/summary.json", ["compare=", "does not exist"]),
+    "push-missing-model-dir": ("push", "--model_dir {out}/no-such-run --hub_model_id me/x --dry_run",
+                               ["--model_dir", "no-such-run' does not exist"]),
+}  # fmt: skip
+MODULES = {"train": "ttrl_trl.train", "eval": "ttrl_trl.evaluate", "push": "ttrl_trl.push"}
+IN_SUBPROCESS = ("train-missing-model",)
+
+
+def _entry_point(command: str) -> Callable[[list[str]], int | None]:
+    from ttrl_trl import push, train
+    from ttrl_trl.evaluate import main as eval_main
+
+    return {"train": train.main, "eval": eval_main, "push": push.main}[command]
+
+
+def _run_subprocess(command: str, argv: list[str], cwd: Path) -> tuple[int, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-m", MODULES[command], *argv], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    return proc.returncode, proc.stderr
+
+
+def _check(code: int | None, stderr: str, command: str, needles: list[str], root: Path, before: set[Path]) -> None:
+    lines = stderr.strip().splitlines()
+    assert code == 2, stderr
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"ttrl-{command}: error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    assert set(root.rglob("*")) == before, "nothing may be written"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_in_process(case, tiny_model_path, shared_data, tmp_path, monkeypatch) -> None:
+    command, template, needles = CASES[case]
+    argv = template.format(**_inputs(tmp_path, tiny_model_path, shared_data)).split()
+    monkeypatch.chdir(tmp_path)  # a default output folder (outputs/...) would land here
+    before = set(tmp_path.rglob("*"))
+    start = time.perf_counter()
+    code, stderr = run_cli(_entry_point(command), argv)
+    assert time.perf_counter() - start < 10
+    _check(code, stderr, command, needles, tmp_path, before)
+
+
+@pytest.mark.parametrize("case", IN_SUBPROCESS)
+def test_bad_input_in_a_fresh_process(case, tiny_model_path, shared_data, tmp_path) -> None:
+    command, template, needles = CASES[case]
+    argv = template.format(**_inputs(tmp_path, tiny_model_path, shared_data)).split()
+    before = set(tmp_path.rglob("*"))
+    code, stderr = _run_subprocess(command, argv, cwd=tmp_path)
+    _check(code, stderr, command, needles, tmp_path, before)
+
+
+def test_summary_json_of_compare_may_be_its_folder(tmp_path: Path) -> None:
+    from ttrl_trl.evaluate import load_summary
+
+    (tmp_path / "summary.json").write_text(json.dumps({"pass@1": 0.5}))
+    assert load_summary(tmp_path)["pass@1"] == 0.5

@@ -1,0 +1,80 @@
+"""Batched transformers generation: the CPU path, and the way to evaluate a model held in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ttrl_trl.evaluation.config import EvalConfig
+from ttrl_trl.evaluation.generation import GenerateFn, Prompt, chat_texts
+from ttrl_trl.evaluation.model_source import ModelSource
+
+
+def load_transformers_model(source: ModelSource, dtype: str) -> Any:
+    """Load the base model, merge the LoRA adapter into it if any, and put it on the GPU if there is one."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
+    model = AutoModelForCausalLM.from_pretrained(source.base, dtype=torch_dtype)
+    if source.adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, source.adapter).merge_and_unload()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return model.to(device).eval()
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Every id that ends a response: the generation config's (often several) and the tokenizer's."""
+    ids = model.generation_config.eos_token_id
+    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def sampling_kwargs(config: EvalConfig) -> dict[str, Any]:
+    """generate() settings that match vLLM's: no top-k, no repetition penalty; temperature 0 is greedy."""
+    if config.temperature == 0:
+        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+    return {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p, "top_k": 0}
+
+
+def _decode_response(tokenizer: Any, token_ids: Sequence[int], eos_ids: Sequence[int]) -> str:
+    """Cut at the first end-of-sequence token (what follows is padding), then decode."""
+    ids = list(token_ids)
+    end = next((i for i, t in enumerate(ids) if t in eos_ids), len(ids))
+    return tokenizer.decode(ids[:end], skip_special_tokens=True)
+
+
+def transformers_generate_fn(model: Any, tokenizer: Any, config: EvalConfig) -> GenerateFn:
+    """Batched, left-padded sampling of k completions per prompt with ``model.generate`` (seeded by the caller).
+
+    Also the way to evaluate a model that lives in memory (e.g. right after training): pass the
+    result as ``evaluate(config, generate_fn=...)``.
+    """
+    import torch
+
+    def generate(prompts: list[Prompt]) -> list[list[str]]:
+        k, eos_ids = config.num_samples, _eos_ids(model, tokenizer)
+        texts = chat_texts(tokenizer, prompts)
+        kwargs = sampling_kwargs(config) | {
+            "max_new_tokens": config.max_new_tokens,
+            "num_return_sequences": k,
+            "repetition_penalty": 1.0,
+            "pad_token_id": tokenizer.pad_token_id,
+            "eos_token_id": eos_ids,
+        }
+        results: list[list[str]] = []
+        for start in range(0, len(texts), config.batch_size):
+            batch = texts[start : start + config.batch_size]
+            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            with torch.inference_mode():
+                out = model.generate(**enc, **kwargs)
+            responses = out[:, enc["input_ids"].shape[1] :].tolist()
+            decoded = [_decode_response(tokenizer, r, eos_ids) for r in responses]
+            results += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
+        return results
+
+    return generate
