@@ -52,6 +52,10 @@ def test_recipe_parses_without_unknown_or_deprecated_fields(recipe):
         assert training_args.learning_rate in (5e-7, 1e-5) and training_args.temperature == 1.0
         assert training_args.warmup_steps == 0.03 and training_args.activation_checkpointing is True
         assert "Assumes" in text  # which GPUs and which accelerate config
+        # The paper's evaluation during training: avg@16 at temperature 0.6, top-p 0.95, >= 3072 tokens.
+        assert training_args.benchmark_eval_steps in (16, 160) and training_args.benchmark_eval_num_samples == 16
+        assert (training_args.benchmark_eval_temperature, training_args.benchmark_eval_top_p) == (0.6, 0.95)
+        assert training_args.benchmark_eval_max_new_tokens == 3072
     if "Instruct" in str(recipe) or "Qwen2.5-7B" in str(recipe):
         assert script_args.system_prompt == DEFAULT_SYSTEM_PROMPT and "Prompt [ours]" in text
 
@@ -66,3 +70,11 @@ def test_the_check_catches_unknown_and_deprecated_fields(tmp_path):
     typo.write_text(tiny + "warmup_ratio: 0.03\n")
     with pytest.raises(SystemExit, match="warmup_ratio"):
         parse_recipe(typo)
+
+
+def test_the_best_checkpoint_switch_the_recipes_describe_parses():
+    recipe = REPO / "recipes" / "Qwen2.5-Math-1.5B" / "ttrl" / "aime24.yaml"
+    best = ["--save_strategy", "best", "--metric_for_best_model", "benchmark/pass@1", "--load_best_model_at_end", "true"]
+    (_, training_args, _), deprecations = parse_recipe(recipe, *best)
+    assert deprecations == [] and training_args.greater_is_better is True
+    assert training_args.metric_for_best_model == "benchmark/pass@1"

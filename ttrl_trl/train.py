@@ -16,6 +16,7 @@ from pathlib import Path
 from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, TrlParser, get_peft_config
 
+from ttrl_trl.benchmark_eval import load_benchmark
 from ttrl_trl.config import TTRLConfig
 from ttrl_trl.data import DEFAULT_SYSTEM_PROMPT, DatasetError, load_problems
 
@@ -76,16 +77,18 @@ def main(argv: list[str] | None = None) -> None:
     script_args, training_args, model_args = parse_args(argv)
     if model_args.model_name_or_path is None:
         raise SystemExit("error: set `model_name_or_path` (a Hub id or a local folder) in the recipe or on the CLI.")
+    source = {
+        "dataset": script_args.dataset,
+        "split": script_args.dataset_split,
+        "problem_column": script_args.problem_column,
+        "answer_column": script_args.answer_column,
+        "system_prompt": script_args.system_prompt,
+        "data_dir": script_args.data_dir,
+        "max_problems": script_args.max_problems,
+    }
     try:
-        dataset = load_problems(
-            script_args.dataset,
-            split=script_args.dataset_split,
-            problem_column=script_args.problem_column,
-            answer_column=script_args.answer_column,
-            system_prompt=script_args.system_prompt,
-            data_dir=script_args.data_dir,
-            max_problems=script_args.max_problems,
-        )
+        dataset = load_problems(**source)
+        benchmark = load_benchmark(training_args, source)  # None unless benchmark_eval_steps is set
     except DatasetError as err:
         raise SystemExit(f"error: {err}") from err
     training_args.ground_truth_column = "answer"  # load_problems renames the gold column (if any) to "answer"
@@ -104,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         args=training_args,
         train_dataset=dataset,
         peft_config=get_peft_config(model_args),
+        benchmark_dataset=benchmark,
     )
     trainer.train(resume_from_checkpoint=resolve_checkpoint(training_args))
     trainer.save_model(training_args.output_dir)

@@ -35,7 +35,9 @@ from ttrl_trl.voting import VoteResult, extract_answer, is_correct, vote_on_answ
 class TTRLTrainer(GRPOTrainer):
     """GRPO trainer whose reward is agreement with the majority-voted answer of ``n_votes_per_prompt`` samples.
 
-    Args are those of :class:`trl.GRPOTrainer`; ``args`` must be a :class:`TTRLConfig`. The
+    Args are those of :class:`trl.GRPOTrainer`; ``args`` must be a :class:`TTRLConfig`;
+    ``benchmark_dataset`` (rows with ``prompt`` and ``answer``) is what ``benchmark_eval_steps`` evaluates on,
+    by default the training set. The
     majority-vote reward is always the first reward function; ``reward_funcs`` adds extra TRL
     reward functions (callables or reward-model ids), combined with ``reward_weights`` as TRL does.
     """
@@ -43,7 +45,14 @@ class TTRLTrainer(GRPOTrainer):
     _tag_names = ["trl", "grpo", "ttrl"]
     _name = "TTRL"
 
-    def __init__(self, model: Any, reward_funcs: Any = None, args: TTRLConfig | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        model: Any,
+        reward_funcs: Any = None,
+        args: TTRLConfig | None = None,
+        benchmark_dataset: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(args, TTRLConfig):
             raise TypeError(f"TTRLTrainer needs `args` to be a TTRLConfig, got {type(args).__name__}.")
         if kwargs.get("tools") or kwargs.get("rollout_func") or kwargs.get("environment_factory"):
@@ -61,6 +70,18 @@ class TTRLTrainer(GRPOTrainer):
             self.off_policy_mask_threshold = float("inf")
         self._batch_ground_truth: list[Any] = []
         self._batch_matches: list[bool] = []
+        if args.benchmark_eval_enabled:
+            self._add_benchmark_eval(benchmark_dataset)
+
+    def _add_benchmark_eval(self, benchmark: Any) -> None:
+        """Benchmark evaluation every ``benchmark_eval_steps`` (``ttrl_trl.benchmark_eval``); by default on the
+        training questions, as TTRL evaluates on the test set it adapts to."""
+        from ttrl_trl.benchmark_eval import BenchmarkEvalCallback
+
+        if benchmark is None:
+            self.add_callback(BenchmarkEvalCallback(self, self.train_dataset, self.args.ground_truth_column))
+        else:
+            self.add_callback(BenchmarkEvalCallback(self, benchmark))
 
     # ------------------------------------------------------------------ generation and voting
     def _generate_and_score_completions(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
