@@ -15,7 +15,7 @@ problem at temperature 0.6, top-p 0.95. ``BenchmarkEvalCallback`` does the same 
 * with several processes the problems are split over ranks, the graded problems gathered, and
   every rank computes the same metrics (so all agree on a new best checkpoint); the trainer logs
   them from the main process, with the step's row, as ``benchmark/pass@1``, ``benchmark/maj@{k}``,
-  ``benchmark/pass@{k}`` and ``benchmark/no_answer_rate``;
+  ``benchmark/pass@{k}``, ``benchmark/no_answer_rate`` and ``benchmark/seconds`` (its cost);
 * ``metric_for_best_model: benchmark/pass@1`` (with ``save_strategy: best`` and, optionally,
   ``load_best_model_at_end``) keeps the best checkpoint through transformers' own machinery.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -277,7 +278,9 @@ class BenchmarkEvalCallback(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
         if not self.due(state):
             return control
+        start = time.perf_counter()
         metrics = evaluate_benchmark(self.trainer, self.rows, self.settings)
+        metrics[f"{PREFIX}seconds"] = time.perf_counter() - start  # what the evaluation costs, to tune its interval
         for name, value in metrics.items():  # TRL's `log` averages and logs `_metrics`, then clears it
             self.trainer._metrics["train"][name].append(value)
         control.should_log = True

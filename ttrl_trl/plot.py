@@ -187,8 +187,11 @@ def _identical(a: Sequence[float], b: Sequence[float]) -> bool:
     return len(a) == len(b) and all(math.isclose(x, y, abs_tol=1e-9) for x, y in zip(a, b))
 
 
+LABELS = {"trm/masked_fraction": "masked fraction of sequences", "trm/max_abs_log_ratio/mean": "mean of max_t |log rho_t|"}
+
+
 def _label(key: str) -> str:
-    return key.removeprefix("ttrl/").removeprefix("trm/").removeprefix("benchmark/").replace("_", " ")
+    return LABELS.get(key) or key.removeprefix("ttrl/").removeprefix("benchmark/").replace("_", " ")
 
 
 def _draw_panel(ax: Any, history: History, panel: Panel, window: int | None) -> tuple[list[str], str]:
