@@ -154,7 +154,7 @@ class TTRLConfig(GRPOConfig):
              f"{self.benchmark_eval_max_new_tokens} must be >= 1 (default: max_completion_length)."),
             (self.benchmark_eval_max_problems is None or self.benchmark_eval_max_problems >= 1,
              f"benchmark_eval_max_problems={self.benchmark_eval_max_problems} must be >= 1, or unset for all."),
-            (self.benchmark_eval_batch_size >= 1, f"benchmark_eval_batch_size={self.benchmark_eval_batch_size} >= 1."),
+            (self.benchmark_eval_batch_size >= 1, f"benchmark_eval_batch_size={self.benchmark_eval_batch_size} must be >= 1."),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:
