@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 
-.PHONY: install test lint train tiny-model push bandit benchmarks
+.PHONY: install test lint train tiny-model push bandit benchmarks plot
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,13 @@ ifeq ($(ACCELERATE_CONFIG),)
 else
 	$(VENV)/bin/accelerate launch --config_file $(ACCELERATE_CONFIG) -m ttrl_trl.train --config $(RECIPE) $(TRAIN_ARGS)
 endif
+
+# Curves of a run (reward, majority ratio, accuracies, benchmark/, trm/) from its trainer_state.json:
+#   make plot RUN=outputs/tiny/ttrl/aime24          # writes outputs/tiny/ttrl/aime24/curves.png
+RUN ?=
+plot: install
+	@test -n "$(RUN)" || { echo "RUN is required: make plot RUN=<training output_dir>"; exit 2; }
+	$(PY) -m ttrl_trl.plot "$(RUN)"
 
 # Publish a trained folder with its evaluation summary in the model card:
 #   make push MODEL_DIR=outputs/Qwen2.5-Math-1.5B/ttrl/aime24 HUB_MODEL_ID=me/qwen-math-1.5b-ttrl-aime24 \

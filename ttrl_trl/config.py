@@ -79,7 +79,30 @@ class TTRLConfig(GRPOConfig):
         metadata={"help": "TRM: mask sequences whose mean k3 token divergence is above this (None = off)."},
     )
 
+    # ---- Benchmark evaluation during training (ttrl_trl.benchmark_eval): the paper's avg@16 curve.
+    benchmark_eval_steps: int | None = field(
+        default=None,
+        metadata={"help": "Evaluate on the benchmark every N optimiser steps and at the last step (0/None = off)."},
+    )
+    benchmark_eval_dataset: str | None = field(
+        default=None,
+        metadata={"help": "Benchmark to evaluate on (name, file or Hub id; needs answers). Default: the training set."},
+    )
+    benchmark_eval_num_samples: int = field(default=16, metadata={"help": "k: samples per benchmark problem."})
+    benchmark_eval_temperature: float = field(default=0.6, metadata={"help": "Benchmark sampling temperature."})
+    benchmark_eval_top_p: float = field(default=0.95, metadata={"help": "Benchmark nucleus sampling mass."})
+    benchmark_eval_max_new_tokens: int | None = field(
+        default=None, metadata={"help": "Benchmark response length (default: max_completion_length)."}
+    )
+    benchmark_eval_max_problems: int | None = field(
+        default=None, metadata={"help": "Evaluate only the first N benchmark problems (default: all)."}
+    )
+    benchmark_eval_batch_size: int = field(
+        default=8, metadata={"help": "Problems per generate call on each rank (transformers backend)."}
+    )
+
     def __post_init__(self) -> None:
+        self._check_benchmark_eval()  # first: transformers' own best-model checks would give a less useful message
         super().__post_init__()
         self._check_votes()
         self._check_trm()
@@ -140,4 +163,61 @@ class TTRLConfig(GRPOConfig):
             raise ValueError(
                 "off_policy_mask_threshold (TRL's OPSM) and Trust Region Masking (trm_delta_max / trm_delta_avg) are "
                 "both sequence masks on the same hook; set only one of them."
+            )
+
+    @property
+    def benchmark_eval_enabled(self) -> bool:
+        return bool(self.benchmark_eval_steps)
+
+    def _check_benchmark_eval(self) -> None:
+        """Refuse what `ttrl_trl.evaluate` refuses, and best-checkpoint settings that could never work."""
+        if self.benchmark_eval_max_new_tokens is None:
+            self.benchmark_eval_max_new_tokens = self.max_completion_length
+        steps, k = self.benchmark_eval_steps, self.benchmark_eval_num_samples
+        best = self.metric_for_best_model or ""
+        if not self.benchmark_eval_enabled:
+            if best.removeprefix("eval_").startswith("benchmark/"):
+                raise ValueError(
+                    f"metric_for_best_model={best!r} needs the benchmark evaluation: set benchmark_eval_steps "
+                    f"(e.g. 16), or pick another metric."
+                )
+            return
+        checks = [
+            (steps >= 1, f"benchmark_eval_steps={steps} must be >= 1, or 0/None to turn the benchmark evaluation off."),
+            (k >= 1, f"benchmark_eval_num_samples={k}: at least one sample per problem (the paper: 16)."),
+            (self.benchmark_eval_temperature >= 0, f"benchmark_eval_temperature={self.benchmark_eval_temperature} "
+             "is negative; use 0 (greedy) or e.g. 0.6 (the paper)."),
+            (self.benchmark_eval_temperature > 0 or k == 1, f"benchmark_eval_temperature=0 is greedy, so all "
+             f"benchmark_eval_num_samples={k} samples would be identical; set benchmark_eval_num_samples: 1."),
+            (0 < self.benchmark_eval_top_p <= 1, f"benchmark_eval_top_p={self.benchmark_eval_top_p} must be in "
+             "(0, 1]; the paper uses 0.95."),
+            (self.benchmark_eval_max_new_tokens >= 1, f"benchmark_eval_max_new_tokens="
+             f"{self.benchmark_eval_max_new_tokens} must be >= 1 (default: max_completion_length)."),
+            (self.benchmark_eval_max_problems is None or self.benchmark_eval_max_problems >= 1,
+             f"benchmark_eval_max_problems={self.benchmark_eval_max_problems} must be >= 1, or unset for all."),
+            (self.benchmark_eval_batch_size >= 1, f"benchmark_eval_batch_size={self.benchmark_eval_batch_size} must be >= 1."),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+        if best.removeprefix("eval_").startswith("benchmark/"):
+            self._check_best_benchmark_metric(best.removeprefix("eval_"))
+
+    def _check_best_benchmark_metric(self, best: str) -> None:
+        k = self.benchmark_eval_num_samples
+        known = ("benchmark/pass@1", f"benchmark/maj@{k}", f"benchmark/pass@{k}", "benchmark/no_answer_rate")
+        if best not in known:
+            raise ValueError(f"metric_for_best_model={best!r} is not logged; use one of {list(known)}.")
+        strategy = str(getattr(self.save_strategy, "value", self.save_strategy))
+        if strategy == "steps" and self.save_steps >= 1 and self.benchmark_eval_steps % int(self.save_steps):
+            raise ValueError(
+                f"metric_for_best_model={best!r} with save_strategy=steps: every benchmark evaluation step must be a "
+                f"save step (benchmark_eval_steps={self.benchmark_eval_steps}, save_steps={self.save_steps}), or the "
+                f"best one may have no checkpoint. Use save_strategy: best (saves exactly when {best} improves)."
+            )
+        if self.load_best_model_at_end and strategy != "best":
+            raise ValueError(
+                f"load_best_model_at_end with metric_for_best_model={best!r}: set save_strategy: best (transformers "
+                f"only allows it with save_strategy=best when eval_strategy is 'no', and the benchmark is not the "
+                f"Trainer's eval_dataset evaluation)."
             )

@@ -18,6 +18,7 @@ from datasets import Dataset
 from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
 
+from ttrl_trl.benchmark_eval import load_benchmark
 from ttrl_trl.config import TTRLConfig
 from ttrl_trl.data import ANSWER_COLUMN_CANDIDATES, DEFAULT_SYSTEM_PROMPT, DatasetError, load_problems
 from ttrl_trl.options import unknown_option_message
@@ -153,18 +154,23 @@ def gold_column(script_args: TTRLScriptArguments, training_args: TTRLConfig) -> 
     return by_answer or by_truth
 
 
-def load_training_dataset(script_args: TTRLScriptArguments, training_args: TTRLConfig) -> Dataset:
-    """The questions (and gold answers, renamed ``answer``, if any); warns when there are none to log."""
+def load_training_dataset(
+    script_args: TTRLScriptArguments, training_args: TTRLConfig
+) -> tuple[Dataset, Dataset | None]:
+    """The questions (and gold answers, renamed ``answer``, if any), and the benchmark to evaluate on during
+    training (None unless ``benchmark_eval_steps`` is set); warns when there are no gold answers to log."""
+    source = {
+        "dataset": script_args.dataset,
+        "split": script_args.dataset_split,
+        "problem_column": script_args.problem_column,
+        "answer_column": gold_column(script_args, training_args),
+        "system_prompt": script_args.system_prompt,
+        "data_dir": script_args.data_dir,
+        "max_problems": script_args.max_problems,
+    }
     try:
-        dataset = load_problems(
-            script_args.dataset,
-            split=script_args.dataset_split,
-            problem_column=script_args.problem_column,
-            answer_column=gold_column(script_args, training_args),
-            system_prompt=script_args.system_prompt,
-            data_dir=script_args.data_dir,
-            max_problems=script_args.max_problems,
-        )
+        dataset = load_problems(**source)
+        benchmark = load_benchmark(training_args, source)
     except DatasetError as err:
         raise UsageError(str(err)) from err
     training_args.ground_truth_column = "answer"  # load_problems renames the gold column (if any) to "answer"
@@ -175,7 +181,7 @@ def load_training_dataset(script_args: TTRLScriptArguments, training_args: TTRLC
             f"metrics are not logged. Name one with --ground_truth_column <column>.",
             file=sys.stderr,
         )
-    return dataset
+    return dataset, benchmark
 
 
 def train(argv: list[str] | None = None) -> None:
@@ -188,7 +194,7 @@ def train(argv: list[str] | None = None) -> None:
     )
     if missing:
         raise UsageError(missing)
-    dataset = load_training_dataset(script_args, training_args)
+    dataset, benchmark = load_training_dataset(script_args, training_args)
 
     # Imported late so that `--help` and data errors do not pay for torch + TRL's trainer import.
     from ttrl_trl.trainer import TTRLTrainer
@@ -204,6 +210,7 @@ def train(argv: list[str] | None = None) -> None:
         args=training_args,
         train_dataset=dataset,
         peft_config=get_peft_config(model_args),
+        benchmark_dataset=benchmark,
     )
     trainer.train(resume_from_checkpoint=resolve_checkpoint(training_args))
     trainer.save_model(training_args.output_dir)

@@ -52,6 +52,8 @@ class TTRLTrainer(GRPOTrainer):
     (callables or reward-model ids), combined as TRL combines them. ``reward_weights`` and
     ``reward_processing_classes`` may list either one entry per extra function (the vote then gets
     weight 1.0 and no processing class) or one per function with the vote's first.
+    ``benchmark_dataset`` (rows with ``prompt`` and ``answer``) is what ``benchmark_eval_steps``
+    evaluates on, by default the training set.
     """
 
     _tag_names = ["trl", "grpo", "ttrl"]
@@ -63,6 +65,7 @@ class TTRLTrainer(GRPOTrainer):
         reward_funcs: Any = None,
         args: TTRLConfig | None = None,
         reward_processing_classes: Any = None,
+        benchmark_dataset: Any = None,
         **kwargs: Any,
     ) -> None:
         if not isinstance(args, TTRLConfig):
@@ -100,6 +103,18 @@ class TTRLTrainer(GRPOTrainer):
             self.get_off_policy_mask = self._trm_off_policy_mask
         self._batch_ground_truth: list[Any] = []
         self._trm_noop_noted = False
+        if args.benchmark_eval_enabled:
+            self._add_benchmark_eval(benchmark_dataset)
+
+    def _add_benchmark_eval(self, benchmark: Any) -> None:
+        """Benchmark evaluation every ``benchmark_eval_steps`` (``ttrl_trl.benchmark_eval``); by default on the
+        training questions, as TTRL evaluates on the test set it adapts to."""
+        from ttrl_trl.benchmark_eval import BenchmarkEvalCallback
+
+        if benchmark is None:
+            self.add_callback(BenchmarkEvalCallback(self, self.train_dataset, self.args.ground_truth_column))
+        else:
+            self.add_callback(BenchmarkEvalCallback(self, benchmark))
 
     # ------------------------------------------------------------------ rewards
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):

@@ -185,9 +185,9 @@ def main(argv: list[str] | None = None) -> dict:
     import transformers
     from transformers import HfArgumentParser
 
-    from ttrl_trl.demo.plot import plot_curves
     from ttrl_trl.demo.task import split_pairs, write_problems
     from ttrl_trl.demo.warmup import warm_up
+    from ttrl_trl.plot import plot_curves
     from ttrl_trl.tiny import build_tiny_model
 
     (cfg,) = HfArgumentParser(DemoConfig).parse_args_into_dataclasses(args=argv)
@@ -239,7 +239,12 @@ def main(argv: list[str] | None = None) -> dict:
     after = run_eval(cfg, out / "ttrl", problems, out / "eval_after")
     seconds["eval_after"], cpu_seconds["eval_after"] = time.time() - t, time.process_time() - c
 
-    plot_curves(history, out / "curves.png", before=before, after=after, k=k)
+    plot_curves(
+        history,
+        out / "curves.png",
+        evals={"before": before, "after": after},
+        title="TTRL on unlabelled held-out problems: the reward is agreement with the model's own majority vote",
+    )
     summary = {
         "before": before,
         "after": after,
