@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_config, toy_dataset
+from helpers import cli_error, tiny_config, toy_dataset
 
 from ttrl_trl import benchmark_eval
 from ttrl_trl.benchmark_eval import benchmark_metrics, grade_problem, preserved_rng, rank_slice
@@ -164,15 +165,18 @@ def test_bad_settings_fail_naming_the_field(tmp_path, overrides, field):
                       max_completion_length=77, benchmark_eval_steps=2).benchmark_eval_max_new_tokens == 77  # fmt: skip
 
 
-def test_benchmark_without_answers_fails_before_the_model_loads(shared_data, tmp_path):
+def test_benchmark_without_answers_fails_before_the_model_loads(shared_data, tiny_model_path, tmp_path):
     no_answers = tmp_path / "questions.json"
     no_answers.write_text(json.dumps([{"prompt": "1+1?"}, {"prompt": "2+2?"}]))
-    common = ["--config", str(TINY_RECIPE), "--model_name_or_path", str(tmp_path / "no-such-model"),
+    common = ["--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model_path),
               "--output_dir", str(tmp_path / "out"), "--benchmark_eval_steps", "2"]  # fmt: skip
-    with pytest.raises(SystemExit, match=r"benchmark_eval_dataset.*no answer column"):
-        train_main([*common, "--dataset", str(shared_data / "aime24.json"), "--benchmark_eval_dataset", str(no_answers)])
+    line = cli_error(train_main, [*common, "--dataset", str(shared_data / "aime24.json"),
+                                  "--benchmark_eval_dataset", str(no_answers)], "train")  # fmt: skip
+    assert re.search(r"benchmark_eval_dataset.*no answer column", line)
     # The default benchmark is the training set: without answers it cannot be graded either.
-    with pytest.raises(SystemExit, match=r"benchmark_eval_dataset \(default: the training dataset"):
-        train_main([*common, "--dataset", str(no_answers)])
-    with pytest.raises(SystemExit, match="benchmark_eval_top_p"):
-        train_main([*common, "--dataset", str(shared_data / "aime24.json"), "--benchmark_eval_top_p", "0"])
+    line = cli_error(train_main, [*common, "--dataset", str(no_answers)], "train")
+    assert "benchmark_eval_dataset (default: the training dataset" in line
+    line = cli_error(train_main, [*common, "--dataset", str(shared_data / "aime24.json"),
+                                  "--benchmark_eval_top_p", "0"], "train")  # fmt: skip
+    assert "benchmark_eval_top_p" in line
+    assert not (tmp_path / "out").exists()

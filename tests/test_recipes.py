@@ -10,7 +10,7 @@ import pytest
 
 from ttrl_trl.config import TTRLConfig
 from ttrl_trl.data import DEFAULT_SYSTEM_PROMPT
-from ttrl_trl.train import parse_args
+from ttrl_trl.train import UsageError, parse_args
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").rglob("*.yaml"))
@@ -68,7 +68,7 @@ def test_the_check_catches_unknown_and_deprecated_fields(tmp_path):
     assert any("gradient_checkpointing" in d for d in deprecations)
     typo = tmp_path / "typo.yaml"
     typo.write_text(tiny + "warmup_ratio: 0.03\n")
-    with pytest.raises(SystemExit, match="warmup_ratio"):
+    with pytest.raises(UsageError, match="warmup_ratio"):
         parse_recipe(typo)
 
 
