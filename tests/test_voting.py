@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ttrl_trl import voting
+from ttrl_trl import math_verify_worker, voting
 from ttrl_trl.voting import (
     VoteResult,
     answers_equivalent,
@@ -165,7 +165,7 @@ def test_plain_number_fast_path_matches_math_verify(text: str) -> None:
     from math_verify import parse
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)
-    fast = voting._parse_plain_number(text)
+    fast = math_verify_worker._parse_plain_number(text)
     slow = parse("\\boxed{" + text + "}", parsing_timeout=None)
     assert fast is not None
     assert (type(fast[0]), fast[0], getattr(fast[0], "_prec", None)) == (
@@ -177,7 +177,7 @@ def test_plain_number_fast_path_matches_math_verify(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["0.5", ".5", "\\frac{1}{0}", "1/0", "\\frac72", "1,000", "2^{10}"])
 def test_plain_number_fast_path_leaves_special_cases_to_math_verify(text: str) -> None:
-    assert voting._parse_plain_number(text) is None
+    assert math_verify_worker._parse_plain_number(text) is None
 
 
 # ----------------------------------------------------------------------------------------- vote
@@ -291,7 +291,9 @@ def test_pathological_completions_time_out_in_a_thread(monkeypatch: pytest.Monke
 def test_stuck_helper_is_killed_and_replaced() -> None:
     """A hang that no signal interrupts (as in C code) costs one budget, then a fresh helper."""
     box: dict[str, object] = {}
-    thread = threading.Thread(target=lambda: box.setdefault("reply", voting._CLIENT.call(("_hang", 60), 1.0, "gone")))
+    thread = threading.Thread(
+        target=lambda: box.setdefault("reply", math_verify_worker.CLIENT.call(("_hang", 60), 1.0, "gone"))
+    )
     start = time.monotonic()
     thread.start()
     thread.join(timeout=30)
