@@ -279,15 +279,22 @@ class _Grader:
             self._parsed.popitem(last=False)
         return parsed
 
-    def equivalent(self, gold: str, answer: str, timeout_s: float) -> bool:
-        a, b = self.parse(gold, timeout_s), self.parse(answer, timeout_s)
+    def equivalent(self, first: str, second: str, timeout_s: float) -> bool:
+        """Symmetric: math-verify must accept both ``verify(first, second)`` and the reverse, each with
+        ``allow_set_relation_comp`` (why: ``ttrl_trl.voting.answers_equivalent``). The reverse only
+        runs when the first direction accepts, so different answers cost one comparison."""
+        a, b = self.parse(first, timeout_s), self.parse(second, timeout_s)
         if a is None or b is None:
             return False
         if _clearly_different(a.value, b.value):
             return False  # a symbolic simplify of e.g. 7/2 - 2*sqrt(3) costs ~20 ms for nothing
         from math_verify import verify
 
-        return bool(_bounded(lambda: verify(a.exprs, b.exprs, timeout_seconds=None), timeout_s, False))
+        def both_directions() -> bool:
+            options = {"timeout_seconds": None, "allow_set_relation_comp": True}
+            return verify(a.exprs, b.exprs, **options) and verify(b.exprs, a.exprs, **options)
+
+        return bool(_bounded(both_directions, timeout_s, False))
 
 
 def _parse_answer(answer: str) -> _Parsed | None:
