@@ -4,12 +4,11 @@ math-verify parses LaTeX: ``90°`` is not ``90^\\circ`` to it, ``−5`` (U+2212)
 ``\\frac{20{,}000}{\\pi}`` is not ``\\frac{20000}{\\pi}`` (it removes thousands separators only from a
 bare number). Every answer goes through ``normalize_math_text`` before it is parsed, so these forms
 grade like their ASCII spellings. ASCII text without ``\\,`` / ``{,}`` / ``\\frac{d,ddd}`` returns
-unchanged at the cost of a few string checks.
+unchanged at the cost of a few string checks (so there is no cache: completion tails are unique).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 
 _CHARACTERS = {
@@ -38,7 +37,6 @@ _SQRT_RE = re.compile(r"\u221a\s*(\d+(?:\.\d+)?|[A-Za-z]|\\[A-Za-z]+|\([^()]{1,1
 """``√2``, ``√x``, ``√\\pi``, ``√(a+b)``: the radicand a model means; ``√{...}`` just needs the command."""
 
 
-@functools.lru_cache(maxsize=65536)
 def normalize_math_text(text: str) -> str:
     """``text`` with Unicode math characters spelled in LaTeX and digit-group separators removed."""
     if not text.isascii():

@@ -195,7 +195,6 @@ def _equivalent_pair(a: str, b: str) -> bool:
 
 def clear_caches() -> None:
     """Forget every parse and comparison (benchmarks use this to time cold votes)."""
-    normalize_math_text.cache_clear()
     _parses.cache_clear()
     _equivalent_pair.cache_clear()
     CLIENT.call(("clear",), STARTUP_TIMEOUT_S, None)
