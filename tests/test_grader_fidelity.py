@@ -221,3 +221,35 @@ def test_the_last_stated_answer_wins(completion: str, extracted: str) -> None:
 )
 def test_long_completion_without_box_or_answer_phrase_near_its_end_has_no_answer(completion: str) -> None:
     assert extract_answer(completion) is None
+
+
+NUMBERS = [
+    *["0.5", "1/2", "\\frac{1}{2}", "-0.5", "-\\frac{1}{2}", "3.5", "\\frac72", "0.333333", "\\frac{1}{3}", "0.33333"],
+    *["2\\sqrt{3}", "\\sqrt{12}", "3.4641016", "\\pi", "3.14159265", "\\frac{\\pi}{2}", "1.5707963", "e"],
+    *["10^{6}", "1000000", "1.0", "1", "0.1", "\\frac{1}{10}", "2.50", "2.5", "\\frac{\\sqrt{2}}{2}", "0.70710678"],
+]
+
+
+def test_math_verify_compares_plain_numbers_the_same_both_ways() -> None:
+    """The helper skips the reverse comparison when both answers are plain numbers; that is only
+    sound while math-verify's verdict on two numbers does not depend on their order."""
+    import itertools
+    import logging
+
+    from math_verify import verify
+
+    from ttrl_trl.math_verify_worker import _parse_answer
+
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+    parsed = {text: _parse_answer(text) for text in NUMBERS}
+    assert all(p is not None and p.value is not None for p in parsed.values())
+    verdicts = {
+        (a, b): (
+            bool(verify(parsed[a].exprs, parsed[b].exprs, allow_set_relation_comp=True)),
+            bool(verify(parsed[b].exprs, parsed[a].exprs, allow_set_relation_comp=True)),
+        )
+        for a, b in itertools.combinations(NUMBERS, 2)
+    }
+    assert [pair for pair, (forward, backward) in verdicts.items() if forward != backward] == []
+    assert sum(forward for forward, _ in verdicts.values()) == 16  # real equal pairs among them
+    assert all(answers_equivalent(a, b) == forward for (a, b), (forward, _) in verdicts.items())
