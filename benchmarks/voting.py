@@ -1,10 +1,15 @@
-"""Time one TTRL vote: ``majority_vote`` on 64 long completions vs a naive all-pairs math-verify vote.
+"""Time one TTRL vote: ``majority_vote`` on 64 long completions vs a naive all-pairs math-verify vote,
+and one grading call: ``answers_equivalent`` vs plain ``math_verify.verify(parse(a), parse(b))``.
 
 The naive baseline is what a first implementation would do: ``math_verify.parse`` every
 completion, ``math_verify.verify`` every pair, and pick the completion with the most
 equivalents. Every repeat draws a fresh problem (new answer values), and the vote's caches are
 cleared before each timed vote, so no repeat is helped by the previous one. Everything runs on
 one CPU core (the grading helper process inherits the pinning).
+
+Per call: every pair of ``PAIRS`` (typical answer forms, equal and different) is graded cold
+(our caches and math-verify's parse caches cleared before each call), ``--pair-repeats`` times;
+ours is symmetric (both directions when the first accepts), math-verify's one direction.
 
     python benchmarks/voting.py --n 64 --chars 2000 --repeats 20 --baseline-repeats 3
 """
@@ -36,6 +41,30 @@ SENTENCES = [
     "So far the partial sum is {c}, and the remaining terms form a geometric series.",
     "Wait, let me double-check the arithmetic: ${a} \\cdot {b} = {d}$, which is consistent.",
 ]
+
+
+PAIRS = [
+    ("\\frac{7}{2}", "3.5"),
+    ("\\frac{7}{2}", "2\\sqrt{3}"),
+    ("2\\sqrt{3}", "\\sqrt{12}"),
+    ("(-\\infty, 2]", "(-\\infty,2]"),
+    ("\\{1,2\\}", "1,2"),
+    ("x=5", "5"),
+    ("\\text{(B)}", "B"),
+    ("50\\%", "0.5"),
+    ("y^2 + 3y", "3y+y^2"),
+    ("\\frac{\\pi}{2}", "\\frac{\\pi}{3}"),
+    ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1\\\\3\\end{pmatrix}"),
+    ("x \\in [-2,7]", "-2 \\le x \\le 7"),
+    ("(2, 2), (6, 2)", "(6,2),(2,2)"),
+    ("90^\\circ", "90"),
+    ("1,000", "1000"),
+    ("0.375", "3/8"),
+    ("12", "13"),
+    ("033", "33"),
+]
+"""Answer pairs for the per-call timing: fractions, radicals, intervals, sets, equations, choices,
+percentages, polynomials, matrices, relations, tuples, degrees, thousands, integers."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,37 @@ def naive_vote(completions: Sequence[str]) -> int:
     return max(range(len(support)), key=lambda i: (support[i], -i))
 
 
+def per_call_ms(repeats: int) -> dict[str, float]:
+    """Median cold time of one grading call, ours and plain math-verify's, over ``PAIRS``."""
+    from math_verify import parse, verify
+    from math_verify.parser import parse_expr_cached, parse_latex_cached
+
+    from ttrl_trl import voting
+
+    def math_verify_call(a: str, b: str) -> bool:
+        return verify(parse("\\boxed{" + a + "}"), parse("\\boxed{" + b + "}"))
+
+    ours, theirs, ours_int, theirs_int = [], [], [], []
+    for _ in range(repeats):
+        for a, b in PAIRS:
+            voting.clear_caches()
+            ms, _ = timed(lambda a=a, b=b: voting.answers_equivalent(a, b))
+            ours.append(ms)
+            parse_latex_cached.cache_clear()
+            parse_expr_cached.cache_clear()
+            ms_mv, _ = timed(lambda a=a, b=b: math_verify_call(a, b))
+            theirs.append(ms_mv)
+            if a.isdigit() and b.isdigit():
+                ours_int.append(ms)
+                theirs_int.append(ms_mv)
+    return {
+        "per_call_median_ms": round(statistics.median(ours), 3),
+        "per_call_math_verify_median_ms": round(statistics.median(theirs), 3),
+        "per_call_integers_median_ms": round(statistics.median(ours_int), 3),
+        "per_call_integers_math_verify_median_ms": round(statistics.median(theirs_int), 3),
+    }
+
+
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
     start = time.perf_counter()
     result = fn()
@@ -155,6 +215,7 @@ def run(args: argparse.Namespace) -> dict:
         naive_correct.append(voting.is_correct(label, f"{problem.majority.numerator}/{problem.majority.denominator}"))
 
     ours, naive = statistics.median(ours_ms), statistics.median(naive_ms) if naive_ms else float("nan")
+    per_call = per_call_ms(args.pair_repeats)
     return {
         "n_completions": args.n,
         "chars_per_completion": args.chars,
@@ -166,6 +227,7 @@ def run(args: argparse.Namespace) -> dict:
         "vote_on_answers_median_ms": round(statistics.median(vote_ms), 2),
         "naive_all_pairs_median_ms": round(naive, 2),
         "speedup": round(naive / ours, 1),
+        **per_call,
         "majority_vote_labels_correct": sum(correct) / len(correct),
         "naive_labels_correct": sum(naive_correct) / len(naive_correct) if naive_correct else None,
         "distinct_answer_strings_mean": statistics.mean(distinct),
@@ -191,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--chars", type=int, default=2000, help="characters of reasoning per completion")
     parser.add_argument("--repeats", type=int, default=20, help="timed majority_vote calls (one problem each)")
     parser.add_argument("--baseline-repeats", type=int, default=3, help="timed naive votes (slow: all pairs)")
+    parser.add_argument("--pair-repeats", type=int, default=5, help="cold timings of each answer pair")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=Path("outputs/benchmarks/voting.json"))
     args = parser.parse_args(argv)
