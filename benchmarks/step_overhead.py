@@ -6,7 +6,10 @@ Three variants, same prompts, same seed, same ``num_generations`` trained per pr
 * ``ttrl``: ``TTRLTrainer`` with ``n_votes_per_prompt == num_generations`` (no extra samples): the
   cost of TTRL's own machinery (answer extraction, cross-rank gather, vote, metrics);
 * ``ttrl_2x``: ``TTRLTrainer`` voting on twice as many completions as it trains on (the paper's
-  64 -> 32 ratio): the price of the bigger vote (one more generation round, no extra forward).
+  64 -> 32 ratio): the price of the bigger vote (one more generation round, no extra forward),
+  drawn as the default does, one round per ``generate`` call (memory of plain GRPO);
+* ``ttrl_2x_one_call``: the same with ``vote_rounds_per_call: 2``, both rounds in one call of twice
+  the rows (what the default gives up to bound memory).
 
 Variants run interleaved for ``--repeats`` rounds with the round's seed, so ``grpo`` and ``ttrl``
 sample the same tokens; ratios are medians of paired per-step ratios (see ``paired_ratio``).
@@ -37,6 +40,11 @@ def main() -> None:
         "grpo": (GRPOTrainer, GRPOConfig, {"reward_funcs": [majority_vote_reward]}),
         "ttrl": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": args.num_generations}),
         "ttrl_2x": (TTRLTrainer, TTRLConfig, {"n_votes_per_prompt": 2 * args.num_generations}),
+        "ttrl_2x_one_call": (
+            TTRLTrainer,
+            TTRLConfig,
+            {"n_votes_per_prompt": 2 * args.num_generations, "vote_rounds_per_call": 2},
+        ),
     }
     runs: dict[str, list[list[float]]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
@@ -44,8 +52,15 @@ def main() -> None:
         for repeat in range(args.repeats):
             for name, (trainer_cls, config_cls, extra) in variants.items():
                 result = median_step_time(
-                    trainer_cls, config_cls, model, args.dataset, args.steps, args.warmup, seed=repeat,
-                    **common, **extra,
+                    trainer_cls,
+                    config_cls,
+                    model,
+                    args.dataset,
+                    args.steps,
+                    args.warmup,
+                    seed=repeat,
+                    **common,
+                    **extra,
                 )
                 runs[name].append(result["times_s"])
                 print(f"round {repeat} {name:8s} median step {result['median_s'] * 1000:.0f} ms")
@@ -56,6 +71,7 @@ def main() -> None:
         "step_times_s": runs,
         "ratio_ttrl_over_grpo": paired_ratio(runs["ttrl"], runs["grpo"]),
         "ratio_ttrl_2x_over_grpo": paired_ratio(runs["ttrl_2x"], runs["grpo"]),
+        "ratio_ttrl_2x_one_call_over_grpo": paired_ratio(runs["ttrl_2x_one_call"], runs["grpo"]),
     }
     write_report(report, args, ("ratio", "median_step_s"))
 
