@@ -48,6 +48,14 @@ class TTRLConfig(GRPOConfig):
             ``None`` turns the criterion off. With both off the loss is TRL's, bit for bit.
     """
 
+    # TRL turns checkpointing on by default through the deprecated `gradient_checkpointing` name, which makes
+    # transformers 5 warn on every run whatever the user wrote. Default it to None here and turn on
+    # `activation_checkpointing` in __post_init__ when neither name is set: TRL's default, no warning, and a
+    # user who still writes `gradient_checkpointing` gets transformers' warning and their value.
+    gradient_checkpointing: bool | None = field(
+        default=None,
+        metadata={"help": "Deprecated alias of `activation_checkpointing` (on by default, as in TRL)."},
+    )
     n_votes_per_prompt: int = field(
         default=64,
         metadata={"help": "Completions sampled per prompt for the majority vote (multiple of num_generations)."},
@@ -102,6 +110,8 @@ class TTRLConfig(GRPOConfig):
     )
 
     def __post_init__(self) -> None:
+        if self.activation_checkpointing is None and self.gradient_checkpointing is None:
+            self.activation_checkpointing = True
         self._check_benchmark_eval()  # first: transformers' own best-model checks would give a less useful message
         super().__post_init__()
         self._check_votes()

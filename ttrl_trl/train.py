@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -223,9 +222,6 @@ def train(argv: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point: bad input exits 2 with one line on stderr, before any model is loaded."""
-    # TRL's GRPOConfig sets `gradient_checkpointing` itself, so transformers' deprecation warning
-    # fires on every run whatever the recipe says; the user can do nothing about it.
-    warnings.filterwarnings("ignore", message="`gradient_checkpointing` is deprecated", category=FutureWarning)
     try:
         train(argv)
     except UsageError as err:
