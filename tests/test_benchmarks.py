@@ -35,14 +35,18 @@ def test_voting_benchmark_writes_its_figures(tmp_path):
 # ---- the GPU check (benchmarks/gpu_check.py), at its CPU smoke shapes --------------------------------------
 
 
-@pytest.fixture(scope="module")
-def gpu_check():
-    """The script as a module (in-process: the suite has already paid for importing trl)."""
+def import_benchmark(name: str):
+    """A script of ``benchmarks/`` as a module (in-process: the suite has already paid for importing trl)."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     try:
-        yield importlib.import_module("gpu_check")
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(REPO / "benchmarks"))
+
+
+@pytest.fixture(scope="module")
+def gpu_check():
+    return import_benchmark("gpu_check")
 
 
 def test_gpu_check_smoke_writes_sane_figures(gpu_check, tmp_path):
@@ -123,11 +127,7 @@ def test_padded_char_tokenizer_decodes_every_id_and_keeps_text():
 
 
 def test_install_wheels_picks_only_missing_distributions(tmp_path):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        install_wheels = importlib.import_module("install_wheels")
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    install_wheels = import_benchmark("install_wheels")
     for name in ("trl-1.16.0-py3-none-any.whl", "math_verify-0.9.0-py3-none-any.whl",
                  "surely_not_installed_pkg-1.0-py3-none-any.whl"):  # fmt: skip
         (tmp_path / name).touch()
@@ -140,11 +140,7 @@ def test_install_wheels_picks_only_missing_distributions(tmp_path):
 
 
 def test_adaptive_vote_benchmark_replays_the_rule_and_times_the_trainers(tmp_path):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        adaptive_vote = importlib.import_module("adaptive_vote")
-    finally:
-        sys.path.remove(str(REPO / "benchmarks"))
+    adaptive_vote = import_benchmark("adaptive_vote")
     out = tmp_path / "adaptive.json"
     report = adaptive_vote.main([
         "--problems", "4", "--n_votes", "16", "--warmup_steps", "5", "--ttrl_steps", "0", "--timing_steps", "1",
