@@ -2,10 +2,9 @@
 
 `accelerate launch --num_processes 2 --cpu` starts one process with accelerate 1.15, so the test
 starts two with `torchrun` and hands accelerate the settings of `accelerate_configs/zero2.yaml` as
-the environment variables `accelerate launch` would set. Two settings differ from a GPU run, and
-both are required on a CPU: `use_cpu: false` (with `use_cpu: true` accelerate never selects
-DeepSpeed, state.py:201, and falls back to plain DDP) and `ddp_backend: gloo` (without a backend,
-accelerate sets world size 1 on every rank, state.py:288). Mixed precision is off (fp32 CPU recipe).
+the environment variables `accelerate launch` would set. The recipe runs as is (`use_cpu: true`):
+`TrainingArguments` then sets up gloo over both processes, and the trainer's `Accelerator` switches
+to DeepSpeed (accelerate/state.py:974). Mixed precision is off (the tiny recipe is fp32).
 
 Run alone: `pytest -m deepspeed`. Run as a script, this file is the per-rank probe: it wraps
 `TTRLTrainer.train` to record what each rank really ran with, then calls `ttrl_trl.train.main`.
@@ -60,7 +59,7 @@ def test_zero2_two_cpu_processes_train_two_steps(tiny_model_path, shared_data, t
         __file__,
         *("--config", str(TINY_RECIPE), "--model_name_or_path", str(tiny_model_path)),
         *("--dataset", str(shared_data / "aime24.json"), "--output_dir", str(out)),
-        *("--max_steps", "2", "--save_strategy", "no", "--use_cpu", "false", "--ddp_backend", "gloo"),
+        *("--max_steps", "2", "--save_strategy", "no"),
     ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"torchrun failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"

@@ -26,13 +26,15 @@ def _run_module():
     return module
 
 
-def test_standin_resolves_by_its_hub_id_offline(tmp_path):
+@pytest.mark.parametrize("qwen_vocab, vocab_size, eos_pad", [(False, 259, (2, 0)), (True, 151936, (151645, 151643))])
+def test_standin_resolves_by_its_hub_id_offline(tmp_path, qwen_vocab, vocab_size, eos_pad):
     repo_id = "trl-internal-testing/tiny-Qwen2ForCausalLM-2.5"
-    assert standins.build_hub_cache(tmp_path, names=["tiny-Qwen2ForCausalLM-2.5"]) == {}
+    assert standins.build_hub_cache(tmp_path, names=["tiny-Qwen2ForCausalLM-2.5"], qwen_vocab=qwen_vocab) == {}
     model = AutoModelForCausalLM.from_pretrained(repo_id, cache_dir=tmp_path, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(repo_id, cache_dir=tmp_path, local_files_only=True)
     assert type(model).__name__ == "Qwen2ForCausalLM" and model.config.hidden_size == 8
-    assert model.config.vocab_size == len(tokenizer) == 259
+    assert model.config.vocab_size == vocab_size  # with qwen_vocab: TRL's tests hard-code eos 151645, pad 151643
+    assert (tokenizer.eos_token_id, tokenizer.pad_token_id) == eos_pad
     text = "Beautiful is better than ugly. \u00e9\u2014"
     assert tokenizer.decode(tokenizer(text)["input_ids"]) == text  # byte-level: any text round-trips
     chat = tokenizer.apply_chat_template(

@@ -6,7 +6,8 @@ scripts (``scripts/generate_tiny_models`` in TRL's repository: hidden size 8, 4 
 (``models--org--name/snapshots/<sha>``), so that with ``HF_HUB_CACHE`` pointing there and
 ``HF_HUB_OFFLINE=1`` every loader (``from_pretrained`` of any Auto class, TRL's processing-class
 lookup, PEFT) resolves the ids unchanged. The tokenizer is a byte-level BPE without merges (every
-string encodes, 259 ids) with a ChatML template, as Qwen's.
+string encodes, 259 ids) with a ChatML template, as Qwen's; optionally the Qwen stand-ins keep
+Qwen's vocabulary size and special-token ids.
 
 Datasets: ``trl-internal-testing/zen`` is rebuilt by running TRL's own generator script
 (``scripts/generate_zen_dataset.py``) with ``push_to_hub`` captured, so the rows are TRL's.
@@ -33,6 +34,11 @@ CHAT_TEMPLATE = (
     "{%- endfor %}"
     "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{%- endif %}"
 )
+
+# With `qwen_vocab`, Qwen stand-ins keep Qwen's vocabulary size and special-token ids (two tests hard-code
+# 151643 / 151645 and rely on EOS being as rare as in a 152k vocabulary); otherwise all use 259 tokens.
+QWEN_SPECIAL_IDS = {PAD: 151643, IM_START: 151644, IM_END: 151645}
+QWEN_VOCAB_SIZE = 151936
 
 _SMALL = dict(hidden_size=8, num_attention_heads=4, num_key_value_heads=2, num_hidden_layers=2, intermediate_size=32)
 _REWARD = dict(_SMALL, hidden_size=16, num_labels=1)
@@ -98,12 +104,21 @@ MODELS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-def build_tokenizer() -> PreTrainedTokenizerFast:
-    """Byte-level BPE with no merges: 256 byte symbols + 3 special tokens; encodes any text."""
+def build_tokenizer(special_ids: dict[str, int] | None = None) -> PreTrainedTokenizerFast:
+    """Byte-level BPE with no merges (encodes any text) and a ChatML template.
+
+    Without ``special_ids``: 3 special tokens then 256 byte symbols (259 ids). With them (Qwen's layout:
+    some TRL tests hard-code Qwen's ids 151643 / 151645): bytes first, inert filler tokens up to the
+    first special id, the special tokens at their ids.
+    """
     specials = [PAD, IM_START, IM_END]
-    vocab = {tok: i for i, tok in enumerate(specials)}
-    for symbol in sorted(pre_tokenizers.ByteLevel.alphabet()):
-        vocab[symbol] = len(vocab)
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    if special_ids is None:
+        vocab = {tok: i for i, tok in enumerate(specials + alphabet)}
+    else:
+        vocab = {tok: i for i, tok in enumerate(alphabet)}
+        vocab.update({f"<|filler_{i}|>": i for i in range(len(vocab), min(special_ids.values()))})
+        vocab.update(special_ids)
     backend = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     backend.decoder = decoders.ByteLevel()
@@ -127,7 +142,7 @@ def snapshot_dir(hub_cache: Path, repo_id: str, repo_type: str = "models") -> Pa
 def build_model(name: str, folder: Path, tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> None:
     config_cls, model_cls, kwargs = MODELS[name]
     config = getattr(transformers, config_cls)(
-        vocab_size=len(tokenizer),
+        vocab_size=QWEN_VOCAB_SIZE if len(tokenizer) > QWEN_SPECIAL_IDS[PAD] else len(tokenizer),
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
@@ -142,9 +157,13 @@ def build_model(name: str, folder: Path, tokenizer: PreTrainedTokenizerFast, see
     tokenizer.save_pretrained(folder)
 
 
-def build_hub_cache(hub_cache: Path, names: list[str] | None = None) -> dict[str, str]:
-    """Write the stand-in models (all by default) into ``hub_cache``; returns {repo id: error} for failures."""
-    tokenizer = build_tokenizer()
+def build_hub_cache(hub_cache: Path, names: list[str] | None = None, qwen_vocab: bool = False) -> dict[str, str]:
+    """Write the stand-in models (all by default) into ``hub_cache``; returns {repo id: error} for failures.
+
+    ``qwen_vocab``: the Qwen stand-ins get Qwen's vocabulary size and special ids (about 10x slower tests).
+    """
+    small = build_tokenizer()
+    tokenizers = {False: small, True: build_tokenizer(QWEN_SPECIAL_IDS) if qwen_vocab else small}
     failed = {}
     for name in names or MODELS:
         repo_id = f"{ORG}/{name}"
@@ -152,7 +171,7 @@ def build_hub_cache(hub_cache: Path, names: list[str] | None = None) -> dict[str
         if (folder / "config.json").is_file():
             continue
         try:
-            build_model(name, folder, tokenizer)
+            build_model(name, folder, tokenizers[name.startswith("tiny-Qwen")])
         except Exception as err:  # an architecture this transformers cannot build: its tests skip
             failed[repo_id] = f"{type(err).__name__}: {err}"
             (folder / "BUILD_FAILED").write_text(failed[repo_id])
