@@ -267,3 +267,15 @@ def test_vote_rounds_per_call_bounds_rows_per_generation_call(scripted, rounds_p
 def test_vote_rounds_per_call_below_one_is_refused(tmp_path):
     with pytest.raises(ValueError, match="vote_rounds_per_call must be at least 1"):
         tiny_config(tmp_path, vote_rounds_per_call=0)
+
+
+def test_processes_that_accelerate_does_not_see_are_refused(monkeypatch):
+    """Launched as 2 (WORLD_SIZE) but run by accelerate as 1 of 1: each would vote alone, so it stops at once."""
+    from ttrl_trl.trainer import _check_world_size
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(RuntimeError, match="2 processes were launched .* as 1 of 1"):
+        _check_world_size(1)
+    _check_world_size(2)
+    monkeypatch.delenv("WORLD_SIZE")
+    _check_world_size(1)

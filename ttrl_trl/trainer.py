@@ -23,6 +23,7 @@ What changes relative to TRL's ``GRPOTrainer`` (everything else is TRL's own cod
 from __future__ import annotations
 
 import inspect
+import os
 import random
 from collections.abc import Sequence
 from functools import partial
@@ -97,6 +98,7 @@ class TTRLTrainer(GRPOTrainer):
             reward_processing_classes=reward_processing_classes,
             **kwargs,
         )
+        _check_world_size(self.accelerator.num_processes)
         if args.trm_enabled:
             # Switch TRL's sequence-mask hook on (our mask ignores the threshold) and route it to TRM.
             self.off_policy_mask_threshold = float("inf")
@@ -434,6 +436,18 @@ def _refuse_ground_truth_parameters(reward_funcs: list, column: str) -> None:
                 f"only logs accuracy against it. Remove the `{column}` parameter, or set ground_truth_column to the "
                 f"column that really holds the gold answers."
             )
+
+
+def _check_world_size(num_processes: int) -> None:
+    """Several launched processes that accelerate runs as one each would vote on their own halves: refuse."""
+    launched = int(os.environ.get("WORLD_SIZE", "1"))
+    if launched != num_processes:
+        raise RuntimeError(
+            f"{launched} processes were launched (WORLD_SIZE) but accelerate runs this one as {num_processes} of "
+            f"{num_processes}, so the processes would not share their votes. This happens, for example, with FSDP on "
+            "a CPU (accelerate 1.15 drops the FSDP setting there) or with `use_cpu: false` and no GPU; on a CPU use "
+            "`torchrun --nproc_per_node N` with DDP or DeepSpeed and `use_cpu: true` (or `--ddp_backend gloo`)."
+        )
 
 
 def _mean(values) -> float:
