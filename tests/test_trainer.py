@@ -236,9 +236,11 @@ def test_an_extra_reward_returning_none_everywhere_is_warned_about(monkeypatch, 
         processing_class=tokenizer,
     )
     warnings = []
-    monkeypatch.setattr("ttrl_trl.trainer.logger.warning", lambda message, *a, **k: warnings.append(message))
+    monkeypatch.setattr("ttrl_trl.trainer.trl_grpo_logger.warning", lambda message, *a, **k: warnings.append(message))
     trainer.train()
-    assert any("returned None for 8 completion(s)" in w for w in warnings)
+    # TRL's own words, on TRL's logger, as a plain GRPOTrainer would warn.
+    assert any(w.startswith("All reward functions returned None for the following kwargs:") for w in warnings)
+    assert any("8 completion(s) got only the vote reward" in w for w in warnings)
 
 
 @pytest.mark.parametrize("rounds_per_call", [None, 2, 4])

@@ -33,6 +33,7 @@ import torch
 from accelerate.utils import gather_object
 from transformers.utils import logging
 from trl import GRPOTrainer
+from trl.trainer.grpo_trainer import logger as trl_grpo_logger
 
 from ttrl_trl.adaptive_vote import vote_until_settled
 from ttrl_trl.config import TTRLConfig
@@ -124,11 +125,15 @@ class TTRLTrainer(GRPOTrainer):
         column = self.args.ground_truth_column
         inputs = [{key: value for key, value in example.items() if key != column} for example in inputs]
         rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
-        self._warn_if_extras_returned_none(rewards_per_func, prompts, completions)
+        self._warn_if_extras_returned_none(rewards_per_func, inputs, prompts, completions)
         return rewards_per_func
 
-    def _warn_if_extras_returned_none(self, rewards_per_func: torch.Tensor, prompts, completions) -> None:
-        """TRL warns when every reward function returns None for a row; the vote never does, so check the extras."""
+    def _warn_if_extras_returned_none(self, rewards_per_func: torch.Tensor, inputs, prompts, completions) -> None:
+        """TRL's warning for a row where every reward function returned None, counting only the user's functions.
+
+        The vote reward always returns a number, so TRL's own check never fires; this one does, with
+        TRL's wording on TRL's logger, where a plain ``GRPOTrainer`` would warn.
+        """
         if rewards_per_func.size(1) < 2:
             return
         start = self.accelerator.process_index * len(prompts)
@@ -136,11 +141,12 @@ class TTRLTrainer(GRPOTrainer):
         unscored = torch.isnan(local).all(dim=1).nonzero(as_tuple=True)[0]
         if len(unscored):
             row = int(unscored[0])
-            logger.warning(
-                f"All reward functions other than the TTRL vote returned None for {len(unscored)} completion(s), "
-                f"which then get only the vote reward; first one: prompt={prompts[row]!r}, "
-                f"completion={completions[row]!r}. Please ensure that at least one reward function returns a "
-                "valid reward."
+            row_kwargs = {key: value for key, value in inputs[row].items() if key not in ("prompt", "completion")}
+            row_kwargs.update(prompt=prompts[row], completion=completions[row])
+            trl_grpo_logger.warning(
+                f"All reward functions returned None for the following kwargs:\n{row_kwargs}\nPlease ensure that at "
+                f"least one reward function returns a valid reward. (TTRLTrainer: the TTRL vote reward is not "
+                f"counted here; {len(unscored)} completion(s) got only the vote reward.)"
             )
 
     # ------------------------------------------------------------------ generation and voting
