@@ -420,8 +420,8 @@ def _vote_first(given: list, extras: list, values: list, vote_default: Any, fiel
     if len(values) == len(extras) + 1:
         return values
     raise ValueError(
-        f"{field} has {len(values)} entries for {len(extras)} extra reward function(s): give one per extra function, "
-        f"or one per function with the TTRL vote's first ({len(extras) + 1} in all)."
+        f"The number of {field} ({len(values)}) must match the number of reward functions: give one per extra "
+        f"reward function ({len(extras)}), or one per function with the TTRL vote's first ({len(extras) + 1})."
     )
 
 
