@@ -33,6 +33,12 @@ BY_DESIGN = {
     "TestGRPOTrainer::test_no_reward_source_raises": (
         "TTRLTrainer always has the majority-vote reward, so TRL's 'No reward source provided' check never fires"
     ),
+    "TestGRPOTrainer::test_correct_reward_processing_classes_list": (
+        "reward_processing_classes holds one entry per reward function, the TTRL vote's (None) first, as reward_funcs"
+    ),
+    "TestGRPOTrainer::test_single_reward_model_with_single_processing_class": (
+        "reward_processing_classes holds one entry per reward function, the TTRL vote's (None) first, as reward_funcs"
+    ),
 }
 DROP_IN_IMPORT = "from ttrl_drop_in import GRPOConfig, GRPOTrainer  # harness: TTRLTrainer as GRPOTrainer\n"
 
