@@ -23,20 +23,24 @@ What changes relative to TRL's ``GRPOTrainer`` (everything else is TRL's own cod
 from __future__ import annotations
 
 import inspect
+import os
 import random
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from accelerate.utils import gather_object
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 from trl import GRPOTrainer
 
 from ttrl_trl.config import TTRLConfig
-from ttrl_trl.group_vote import GroupVote, decide_group_votes
+from ttrl_trl.group_vote import GroupVote, decide_group_votes, vote_group
+from ttrl_trl.label_history import LabelHistory, prompt_key
 from ttrl_trl.model_card import write_ttrl_model_card
 from ttrl_trl.rewards import VoteReward, majority_vote_reward
 from ttrl_trl.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
+from ttrl_trl.vote_rewards import answer_entropy
 from ttrl_trl.voting import extract_answer
 
 logger = logging.get_logger(__name__)
@@ -98,6 +102,7 @@ class TTRLTrainer(GRPOTrainer):
             self.get_off_policy_mask = self._trm_off_policy_mask
         self._batch_ground_truth: list[Any] = []
         self._trm_noop_noted = False
+        self._label_history = LabelHistory()
 
     # ------------------------------------------------------------------ rewards
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
@@ -169,8 +174,10 @@ class TTRLTrainer(GRPOTrainer):
             rank=self.accelerator.process_index,
             world_size=self.accelerator.num_processes,
             gather=gather_object,
+            vote=self._vote_group,
         )
         self._log_vote_metrics(mode, votes, sum(tokens for _, _, tokens in per_rank), rounds * len(truth_per_slot))
+        self._log_label_flips(mode, votes, prompt_ids, num_generations)
 
         # Keep one random candidate per training slot: every completion is kept with probability
         # 1/rounds, independently of what it says, so the trained set is an unbiased subsample.
@@ -183,12 +190,17 @@ class TTRLTrainer(GRPOTrainer):
         logprobs = None
         if candidates[0][1] is not None:
             logprobs = [candidates[r][1][i] for i, r in enumerate(picks)]
-        matches = [
-            votes[(offset + i) // num_generations].vote.matches[r * num_generations + (offset + i) % num_generations]
+        # Each kept completion's reward, as the rank that decided its group's vote computed it.
+        self._vote_reward.rewards = [
+            votes[(offset + i) // num_generations].rewards[r * num_generations + (offset + i) % num_generations]
             for i, r in enumerate(picks)
         ]
-        self._vote_reward.rewards = [1.0 if match else 0.0 for match in matches]
         return completion_ids, logprobs
+
+    def _vote_group(self, answers: list[str | None], truth: Any) -> GroupVote:
+        """One group's vote with this run's reward option and consensus band (see ``vote_group``)."""
+        args = self.args
+        return vote_group(answers, truth, args.vote_reward, args.min_majority_ratio, args.max_majority_ratio)
 
     def _rounds_per_call(self, rounds: int) -> int:
         """Vote rounds per generation call: the user's ``vote_rounds_per_call``, else all for vLLM, 1 otherwise."""
@@ -230,6 +242,8 @@ class TTRLTrainer(GRPOTrainer):
         metrics["ttrl/majority_ratio"].append(_mean(v.vote.ratio for v in votes))
         metrics["ttrl/no_answer_rate"].append(_mean(a is None for v in votes for a in v.vote.answers))
         metrics["ttrl/no_label_rate"].append(_mean(v.vote.label is None for v in votes))
+        metrics["ttrl/filtered_fraction"].append(_mean(v.filtered for v in votes))
+        metrics["ttrl/answer_entropy"].append(_mean(answer_entropy(v.vote) for v in votes))
         # What the vote costs: every completion generated for it, vote-only ones included.
         metrics["ttrl/generated_completions"].append(float(completions))
         metrics["ttrl/generated_tokens"].append(float(tokens))
@@ -242,6 +256,28 @@ class TTRLTrainer(GRPOTrainer):
         metrics[f"ttrl/pass@{n_votes}"].append(_mean(any(v.correct) for v in votes))
         metrics["ttrl/reward_accuracy"].append(_mean(m == c for v in votes for m, c in zip(v.vote.matches, v.correct)))
         metrics["ttrl/rollout_accuracy"].append(_mean(c for v in votes for c in v.correct))
+
+    def _log_label_flips(self, mode: str, votes: Sequence[GroupVote], prompt_ids, num_generations: int) -> None:
+        """``ttrl/label_flip_rate`` over the training prompts voted before (same value on every rank)."""
+        if mode != "train":
+            return
+        keys = gather_object([prompt_key(ids) for ids in prompt_ids])[::num_generations]
+        rate = self._label_history.update(keys, [v.vote for v in votes])
+        if rate is not None:
+            self._metrics[mode]["ttrl/label_flip_rate"].append(rate)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            folder = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            self._label_history.save(os.path.join(self._get_output_dir(trial=trial), folder))
+
+    def _load_optimizer_and_scheduler(self, checkpoint) -> None:
+        # Called on every resume whatever the backend (TRL restores its own state here too).
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None and not self._label_history.load(checkpoint):
+            logger.warning(f"No label history in {checkpoint}: ttrl/label_flip_rate restarts from an empty history.")
 
     # ------------------------------------------------------------------ Trust Region Masking
     def _trm_off_policy_mask(

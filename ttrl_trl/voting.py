@@ -42,7 +42,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +81,15 @@ class VoteResult:
     ``label`` is the winning cluster's representative (its first member, as extracted);
     ``matches[i]`` says completion ``i`` fell in that cluster, i.e. was found equivalent to the
     label; ``answers`` are the extracted strings as given; ``ratio`` is the winning cluster's
-    share of all completions, None answers included.
+    share of all completions, None answers included; ``clusters[i]`` is answer ``i``'s cluster
+    index (clusters numbered in order of appearance; None for no answer or an unparseable one).
     """
 
     label: str | None
     matches: list[bool]
     answers: list[str | None]
     ratio: float
+    clusters: list[int | None] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------ extraction
@@ -213,12 +215,17 @@ def vote_on_answers(answers: Sequence[str | None]) -> VoteResult:
     answers = list(answers)
     keys = [_clean(a) for a in answers]
     representatives, sizes, cluster_of = _cluster(keys)
+    clusters = [None if key is None else cluster_of.get(key) for key in keys]
     if not representatives:
-        return VoteResult(label=None, matches=[False] * len(answers), answers=answers, ratio=0.0)
+        return VoteResult(label=None, matches=[False] * len(answers), answers=answers, ratio=0.0, clusters=clusters)
     winner = max(range(len(sizes)), key=lambda k: (sizes[k], -k))
     matches = [key is not None and cluster_of.get(key) == winner for key in keys]
     return VoteResult(
-        label=representatives[winner], matches=matches, answers=answers, ratio=sizes[winner] / len(answers)
+        label=representatives[winner],
+        matches=matches,
+        answers=answers,
+        ratio=sizes[winner] / len(answers),
+        clusters=clusters,
     )
 
 

@@ -6,7 +6,7 @@
 * label accuracy: how often the majority answer (the pseudo-label) is actually right -- if this
   falls, the policy is collapsing onto confident wrong answers;
 * pass@1 of the rollouts: their accuracy against the hidden truth, with the evaluation's pass@1
-  before (dashed) and after (dotted), and the maj@k before: the bar to clear.
+  and pass@k before (dashed) and after (dotted), and the maj@k before: the bar to clear.
 
 Raw per-step values are drawn faintly, a moving average boldly.
 """
@@ -30,7 +30,13 @@ PANELS = [
     (
         "pass@1 of the rollouts (vs hidden truth)",
         [("ttrl/rollout_accuracy", "rollout pass@1", "tab:green", "-")],
-        [("before", "pass@1", "tab:green"), ("after", "pass@1", "tab:green"), ("before", "maj", "tab:red")],
+        [
+            ("before", "pass@1", "tab:green"),
+            ("after", "pass@1", "tab:green"),
+            ("before", "maj", "tab:red"),
+            ("before", "pass@k", "tab:purple"),
+            ("after", "pass@k", "tab:purple"),
+        ],
     ),
 ]
 
@@ -76,8 +82,8 @@ def plot_curves(
                     label=f"{label} (mean of {window})",
                 )
         for phase, metric, colour in lines:
-            if evals[phase]:
-                name = "pass@1" if metric == "pass@1" else f"maj@{k}"
+            name = {"maj": f"maj@{k}", "pass@k": f"pass@{k}"}.get(metric, metric)
+            if evals[phase] and name in evals[phase]:
                 value = evals[phase][name]
                 style = "--" if phase == "before" else ":"
                 ax.axhline(value, color=colour, linestyle=style, label=f"eval {name} {phase}: {value:.2f}")

@@ -76,6 +76,20 @@ class DemoConfig:
     beta: float = field(default=0.0, metadata={"help": "KL coefficient (0: no reference model)."})
     temperature: float = field(default=1.0, metadata={"help": "Rollout sampling temperature."})
     max_completion_length: int = field(default=32, metadata={"help": "Longest completion, in tokens (characters)."})
+    # Label-free reward options (TTRLConfig's, see ttrl_trl.vote_rewards).
+    vote_reward: str = field(default="majority", metadata={"help": "'majority' (TTRL) or 'soft' (EMPO)."})
+    min_majority_ratio: float = field(
+        default=0.0, metadata={"help": "Consensus band: zero advantage below this majority ratio (0 = off)."}
+    )
+    max_majority_ratio: float = field(
+        default=1.0, metadata={"help": "Consensus band: zero advantage above this majority ratio (1 = off)."}
+    )
+
+    def __post_init__(self) -> None:
+        # Bad options fail here, before the warm-up spends a minute.
+        from ttrl_trl.vote_rewards import check_vote_reward_options
+
+        check_vote_reward_options(self.vote_reward, self.min_majority_ratio, self.max_majority_ratio)
 
 
 # What one run writes in its output folder; a rerun removes these (and nothing else) first.
@@ -124,7 +138,7 @@ def run_eval(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> dic
         )
     )
     k = cfg.eval_samples
-    return {"pass@1": summary["pass@1"], f"maj@{k}": summary[f"maj@{k}"]}
+    return {"pass@1": summary["pass@1"], f"maj@{k}": summary[f"maj@{k}"], f"pass@{k}": summary[f"pass@{k}"]}
 
 
 def _quiet_progress_callback():
@@ -168,6 +182,9 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
         seed=cfg.seed,
         data_seed=cfg.seed,
         dataloader_num_workers=0,
+        vote_reward=cfg.vote_reward,
+        min_majority_ratio=cfg.min_majority_ratio,
+        max_majority_ratio=cfg.max_majority_ratio,
         **CPU_TRAINING_ARGS,
         disable_tqdm=False,
     )
@@ -246,6 +263,11 @@ def main(argv: list[str] | None = None) -> dict:
         "steps": cfg.ttrl_steps,
         "seconds": round(time.time() - start, 1),
         "seed": cfg.seed,
+        "options": {
+            "vote_reward": cfg.vote_reward,
+            "min_majority_ratio": cfg.min_majority_ratio,
+            "max_majority_ratio": cfg.max_majority_ratio,
+        },
         # CPU time of this process: with one thread, about the wall time on an idle machine (a loaded
         # machine inflates the wall time, not this).
         "cpu_seconds": round(time.process_time() - cpu_start, 1),
@@ -263,10 +285,11 @@ def format_table(summary: dict, k: int) -> str:
     before, after = summary["before"], summary["after"]
     lines = [
         "",
-        f"TTRL demo, seed {summary['seed']}: {summary['steps']} steps in {summary['seconds']:.0f} s",
+        f"TTRL demo, seed {summary['seed']}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
+        + ", ".join(f"{name} {value}" for name, value in summary.get("options", {}).items()),
         f"{'metric':<10}{'before':>9}{'after':>9}{'change':>9}",
     ]
-    for key in ("pass@1", f"maj@{k}"):
+    for key in ("pass@1", f"maj@{k}", f"pass@{k}"):
         lines.append(f"{key:<10}{before[key]:>9.3f}{after[key]:>9.3f}{after[key] - before[key]:>+9.3f}")
     lines.append(f"outputs in {Path(summary['config']['output_dir']).resolve()}")
     return "\n".join(lines)
