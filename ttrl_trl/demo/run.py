@@ -196,30 +196,46 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
     return trainer.state.log_history
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_demo_config(argv: list[str] | None) -> DemoConfig:
+    """The demo's flags; bad reward options fail here, before any model exists."""
+    from transformers import HfArgumentParser
+
+    (cfg,) = HfArgumentParser(DemoConfig).parse_args_into_dataclasses(args=argv)
+    return cfg
+
+
+def quiet_and_threads(cfg: DemoConfig) -> None:
     import datasets
     import torch
     import transformers
-    from transformers import HfArgumentParser
 
-    from ttrl_trl.demo.plot import plot_curves
-    from ttrl_trl.demo.task import split_pairs, write_problems
-    from ttrl_trl.demo.warmup import warm_up
-    from ttrl_trl.tiny import build_tiny_model
-
-    (cfg,) = HfArgumentParser(DemoConfig).parse_args_into_dataclasses(args=argv)
     # TRL 1.16 still calls transformers' deprecated `is_gradient_checkpointing`: not ours to fix, not news.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     # One progress bar per phase: hide the load/save/map bars of transformers and datasets.
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
-    out = Path(cfg.output_dir)
-    clear_previous_run(out)
     torch.set_num_threads(cfg.threads)
-    set_all_seeds(cfg.seed)
-    start, cpu_start, seconds, cpu_seconds = time.time(), time.process_time(), {}, {}
-    k = cfg.eval_samples
 
+
+@dataclass
+class Prepared:
+    """What phases 1-2 leave for TTRL: the problems, the warmed-up model and its evaluation."""
+
+    problems: Path
+    warm: Path
+    before: dict
+    seconds: dict
+    cpu_seconds: dict
+
+
+def prepare(cfg: DemoConfig, out: Path) -> Prepared:
+    """Phases 1-2: warm-up, then the evaluation before TTRL (options such as ``vote_reward`` play no part)."""
+    from ttrl_trl.demo.task import split_pairs, write_problems
+    from ttrl_trl.demo.warmup import warm_up
+    from ttrl_trl.tiny import build_tiny_model
+
+    set_all_seeds(cfg.seed)
+    cpu_start, seconds, cpu_seconds = time.process_time(), {}, {}
     print(f"[1/4] warm-up: {cfg.warmup_steps} steps on noisy scratchpads (noise {cfg.noise})", flush=True)
     train_pairs, test_pairs = split_pairs(cfg.eval_problems, cfg.seed)
     problems = write_problems(test_pairs, out / "problems.json")
@@ -238,30 +254,43 @@ def main(argv: list[str] | None = None) -> dict:
     )
     seconds["warmup"], cpu_seconds["warmup"] = warm["seconds"], time.process_time() - cpu_start
 
-    print(f"[2/4] evaluation before TTRL: {cfg.eval_problems} held-out problems x {k} samples", flush=True)
+    print(
+        f"[2/4] evaluation before TTRL: {cfg.eval_problems} held-out problems x {cfg.eval_samples} samples", flush=True
+    )
     t, c = time.time(), time.process_time()
     before = run_eval(cfg, out / "warm", problems, out / "eval_before")
     seconds["eval_before"], cpu_seconds["eval_before"] = time.time() - t, time.process_time() - c
+    return Prepared(problems, out / "warm", before, seconds, cpu_seconds)
 
+
+def train_and_report(cfg: DemoConfig, out: Path, prepared: Prepared, shared_seconds: float) -> dict:
+    """Phases 3-4 from a prepared warm-up: TTRL, the evaluation after, curves, ``summary.json``.
+
+    TTRL is seeded afresh, so its result does not depend on whether phases 1-2 ran in this call.
+    ``shared_seconds`` (the wall time of phases 1-2) is added to ``seconds``: a whole demo's time.
+    """
+    from ttrl_trl.demo.plot import plot_curves
+
+    start, cpu_start = time.time(), time.process_time()
+    seconds, cpu_seconds, k = dict(prepared.seconds), dict(prepared.cpu_seconds), cfg.eval_samples
     print(f"[3/4] TTRL: {cfg.ttrl_steps} steps, {cfg.prompts_per_step} problems/step, no labels", flush=True)
-    t, c = time.time(), time.process_time()
     set_all_seeds(cfg.seed)
-    history = run_ttrl(cfg, out / "warm", problems, out / "ttrl")
-    seconds["ttrl"], cpu_seconds["ttrl"] = time.time() - t, time.process_time() - c
+    history = run_ttrl(cfg, prepared.warm, prepared.problems, out / "ttrl")
+    seconds["ttrl"], cpu_seconds["ttrl"] = time.time() - start, time.process_time() - cpu_start
     with open(out / "log_history.jsonl", "w") as f:
         f.writelines(json.dumps(row) + "\n" for row in history)
 
     print("[4/4] evaluation after TTRL", flush=True)
     t, c = time.time(), time.process_time()
-    after = run_eval(cfg, out / "ttrl", problems, out / "eval_after")
+    after = run_eval(cfg, out / "ttrl", prepared.problems, out / "eval_after")
     seconds["eval_after"], cpu_seconds["eval_after"] = time.time() - t, time.process_time() - c
 
-    plot_curves(history, out / "curves.png", before=before, after=after, k=k)
+    plot_curves(history, out / "curves.png", before=prepared.before, after=after, k=k)
     summary = {
-        "before": before,
+        "before": prepared.before,
         "after": after,
         "steps": cfg.ttrl_steps,
-        "seconds": round(time.time() - start, 1),
+        "seconds": round(shared_seconds + time.time() - start, 1),
         "seed": cfg.seed,
         "options": {
             "vote_reward": cfg.vote_reward,
@@ -270,7 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
         },
         # CPU time of this process: with one thread, about the wall time on an idle machine (a loaded
         # machine inflates the wall time, not this).
-        "cpu_seconds": round(time.process_time() - cpu_start, 1),
+        "cpu_seconds": round(sum(cpu_seconds.values()), 1),
         "phase_seconds": {name: round(s, 1) for name, s in seconds.items()},
         "phase_cpu_seconds": {name: round(s, 1) for name, s in cpu_seconds.items()},
         "config": asdict(cfg),
@@ -278,6 +307,16 @@ def main(argv: list[str] | None = None) -> dict:
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(format_table(summary, k))
     return summary
+
+
+def main(argv: list[str] | None = None) -> dict:
+    cfg = parse_demo_config(argv)
+    quiet_and_threads(cfg)
+    out = Path(cfg.output_dir)
+    clear_previous_run(out)
+    start = time.time()
+    prepared = prepare(cfg, out)
+    return train_and_report(cfg, out, prepared, shared_seconds=time.time() - start)
 
 
 def format_table(summary: dict, k: int) -> str:
