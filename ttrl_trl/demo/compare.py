@@ -16,18 +16,10 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
-from ttrl_trl.demo.run import (
-    DemoConfig,
-    clear_previous_run,
-    parse_demo_config,
-    prepare,
-    quiet_and_threads,
-    train_and_report,
-)
+from ttrl_trl.demo.run import DemoConfig, clear_previous_run, parse_demo_config, prepare_fresh, train_and_report
 
 # Fields a variant may not change: they define the shared warm-up and the evaluation.
 SHARED_FIELDS = (
@@ -61,13 +53,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--variant", action="append", default=[], help="NAME=FLAGS (demo flags for TTRL), repeatable")
     known, common = parser.parse_known_args(argv)
     variants = parse_variants(known.variant, common)  # every bad flag fails here, before any model
-    shared_cfg = parse_demo_config(common)
-    quiet_and_threads(shared_cfg)
-    out = Path(shared_cfg.output_dir)
-    clear_previous_run(out)
-    start = time.time()
-    prepared = prepare(shared_cfg, out)
-    shared_seconds = time.time() - start
+    out, prepared, shared_seconds = prepare_fresh(parse_demo_config(common))
     rows = []
     for name, cfg in variants.items():
         clear_previous_run(Path(cfg.output_dir))

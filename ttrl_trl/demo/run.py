@@ -309,14 +309,20 @@ def train_and_report(cfg: DemoConfig, out: Path, prepared: Prepared, shared_seco
     return summary
 
 
-def main(argv: list[str] | None = None) -> dict:
-    cfg = parse_demo_config(argv)
+def prepare_fresh(cfg: DemoConfig) -> tuple[Path, Prepared, float]:
+    """Phases 1-2 in a cleared ``cfg.output_dir``: (that folder, what they left, their wall seconds)."""
     quiet_and_threads(cfg)
     out = Path(cfg.output_dir)
     clear_previous_run(out)
     start = time.time()
     prepared = prepare(cfg, out)
-    return train_and_report(cfg, out, prepared, shared_seconds=time.time() - start)
+    return out, prepared, time.time() - start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    cfg = parse_demo_config(argv)
+    out, prepared, shared_seconds = prepare_fresh(cfg)
+    return train_and_report(cfg, out, prepared, shared_seconds)
 
 
 def format_table(summary: dict, k: int) -> str:
