@@ -82,14 +82,15 @@ class VoteResult:
     ``matches[i]`` says completion ``i`` fell in that cluster, i.e. was found equivalent to the
     label; ``answers`` are the extracted strings as given; ``ratio`` is the winning cluster's
     share of all completions, None answers included; ``clusters[i]`` is answer ``i``'s cluster
-    index (clusters numbered in order of appearance; None for no answer or an unparseable one).
+    index (clusters numbered in order of appearance; None for no answer or an unparseable one;
+    derived from the rest, so left out of ``==``).
     """
 
     label: str | None
     matches: list[bool]
     answers: list[str | None]
     ratio: float
-    clusters: list[int | None] = field(default_factory=list)
+    clusters: list[int | None] = field(default_factory=list, compare=False)
 
 
 # ------------------------------------------------------------------------------------ extraction
