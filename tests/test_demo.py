@@ -51,7 +51,7 @@ def test_demo_writes_summary_log_and_curves(demo_run):
     assert summary == json.loads(json.dumps(returned))
     assert {"before", "after", "steps", "seconds", "seed"} <= set(summary)
     assert summary["steps"] == 2 and summary["seed"] == 7 and summary["seconds"] > 0
-    assert summary["options"] == {"vote_reward": "majority", "min_majority_ratio": 0.0, "max_majority_ratio": 1.0}
+    assert summary["options"] == {"vote_reward": "soft", "min_majority_ratio": 0.0, "max_majority_ratio": 1.0}
     for phase in ("before", "after"):
         assert set(summary[phase]) == {"pass@1", "maj@4", "pass@4"}
         assert all(0.0 <= v <= 1.0 for v in summary[phase].values())
