@@ -51,8 +51,9 @@ def test_demo_writes_summary_log_and_curves(demo_run):
     assert summary == json.loads(json.dumps(returned))
     assert {"before", "after", "steps", "seconds", "seed"} <= set(summary)
     assert summary["steps"] == 2 and summary["seed"] == 7 and summary["seconds"] > 0
+    assert summary["options"] == {"vote_reward": "soft", "min_majority_ratio": 0.0, "max_majority_ratio": 1.0}
     for phase in ("before", "after"):
-        assert set(summary[phase]) == {"pass@1", "maj@4"}
+        assert set(summary[phase]) == {"pass@1", "maj@4", "pass@4"}
         assert all(0.0 <= v <= 1.0 for v in summary[phase].values())
 
     rows = [json.loads(line) for line in (out / "log_history.jsonl").read_text().splitlines()]
@@ -80,3 +81,19 @@ def test_demo_is_deterministic_for_a_seed(demo_run, tmp_path):
         )
     ]
     assert logged[0] == logged[1]
+
+
+def test_compare_shares_the_warm_up_and_reproduces_each_stand_alone_demo(tmp_path):
+    from ttrl_trl.demo.compare import main as compare
+
+    soft = "--vote_reward soft --min_majority_ratio 0.25"
+    rows = compare([*TINY, "--seed", "7", "--output_dir", str(tmp_path / "cmp"), "--variant", f"soft={soft}"])
+    alone = main([*TINY, "--seed", "7", "--output_dir", str(tmp_path / "alone"), *soft.split()])
+    assert [r["variant"] for r in rows] == ["soft"]
+    assert (rows[0]["before"], rows[0]["after"]) == (alone["before"], alone["after"])
+    assert rows[0]["options"] == {"vote_reward": "soft", "min_majority_ratio": 0.25, "max_majority_ratio": 1.0}
+    saved = json.loads((tmp_path / "cmp" / "soft" / "summary.json").read_text())
+    assert saved["options"]["vote_reward"] == "soft" and (tmp_path / "cmp" / "comparison.json").is_file()
+    assert (tmp_path / "cmp" / "soft" / "curves.png").is_file()
+    with pytest.raises(ValueError, match="changes \\['eval_samples'\\]"):
+        compare([*TINY, "--output_dir", str(tmp_path / "bad"), "--variant", "x=--eval_samples 8"])

@@ -186,6 +186,9 @@ def test_two_processes_vote_once_per_group_train_and_resume(answering_model_path
     assert [h["step"] for h in steps] == [1, 2, 3, 4]
     assert all("trm/masked_fraction" in h and "ttrl/generated_tokens" in h for h in steps)
     assert all(h["ttrl/generated_completions"] == 36 for h in steps)  # 12 slots x 3 rounds, both ranks
+    # The label history (ttrl/label_flip_rate) travels with the checkpoints: 3 prompts a step, all voted once.
+    history = [json.loads((out / f"checkpoint-{n}" / "ttrl_label_history.json").read_text()) for n in (2, 4)]
+    assert [len(h["last_label"]) for h in history] == [6, 12]
 
 
 def test_a_timeout_on_one_rank_still_gives_every_rank_the_same_labels(answering_model_path, question_file, tmp_path):

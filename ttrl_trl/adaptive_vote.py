@@ -51,15 +51,19 @@ def is_settled(vote: VoteResult, confidence: float) -> bool:
     return leader > 0 and leader_confidence(leader, runner_up) >= confidence
 
 
-def vote_until_settled(answers: Answers, truth: Any, confidence: float, max_votes: int) -> GroupVote:
+def vote_until_settled(
+    answers: Answers, truth: Any, confidence: float, max_votes: int, **reward_settings: Any
+) -> GroupVote:
     """One adaptive round's decision for a group: its vote, and whether it is final.
 
     Final when the stop rule holds or the group has all ``max_votes`` votes; only a final vote is
-    graded against ``truth`` (metrics only), so a group is graded once, however many rounds it took.
+    rewarded (``reward_settings``: ``reward``, ``min_majority_ratio``, ``max_majority_ratio`` of
+    :func:`~ttrl_trl.group_vote.grade_vote`) and graded against ``truth`` (metrics only), so a
+    group is graded once, however many rounds it took.
     """
     vote = vote_on_answers(answers)
     settled = len(answers) >= max_votes or is_settled(vote, confidence)
-    return grade_vote(vote, truth) if settled else GroupVote(vote, settled=False)
+    return grade_vote(vote, truth, **reward_settings) if settled else GroupVote(vote, settled=False)
 
 
 def replay_stop_rule(answers: Sequence[str | None], round_size: int, confidence: float) -> tuple[int, str | None]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
+from ttrl_trl.vote_rewards import VOTE_REWARDS, check_vote_reward_options
+
 # Loss types whose aggregation is computed from the completion mask alone, so that a sequence
 # zeroed by TRM stays in the normaliser (checked for TRL 1.16; a new TRL loss type is refused
 # until someone checks it too).
@@ -46,6 +48,13 @@ class TTRLConfig(GRPOConfig):
         trm_delta_avg: Trust Region Masking, average criterion: a sequence is masked when the mean
             over its tokens of ``rho_t - 1 - log rho_t`` (k3 estimate of the token KL) exceeds this.
             ``None`` turns the criterion off. With both off the loss is TRL's, bit for bit.
+        vote_reward: the reward of each completion given its prompt's vote
+            (:mod:`ttrl_trl.vote_rewards`): ``majority`` (TTRL: 1 if its answer is equivalent to
+            the label, else 0) or ``soft`` (EMPO: the share of the prompt's votes in its own answer
+            cluster; no answer 0).
+        min_majority_ratio, max_majority_ratio: the consensus band. A prompt whose winning cluster
+            holds a share of its votes outside ``[min, max]`` gets reward 0 for every completion
+            (zero advantage), counted in ``ttrl/filtered_fraction``. ``0`` and ``1`` (default): off.
     """
 
     # TRL turns checkpointing on by default through the deprecated `gradient_checkpointing` name, which makes
@@ -87,6 +96,24 @@ class TTRLConfig(GRPOConfig):
         metadata={"help": "TRM: mask sequences whose mean k3 token divergence is above this (None = off)."},
     )
 
+    # Label-free reward options (issue 11).
+    vote_reward: str = field(
+        default="majority",
+        metadata={
+            "help": "Per-completion reward from the vote: 'majority' (1 if it matches the label, TTRL) or 'soft' "
+            "(share of the votes in its own answer cluster, EMPO).",
+            "choices": list(VOTE_REWARDS),
+        },
+    )
+    min_majority_ratio: float = field(
+        default=0.0,
+        metadata={"help": "Consensus band: prompts whose majority ratio is below this get zero advantage (0 = off)."},
+    )
+    max_majority_ratio: float = field(
+        default=1.0,
+        metadata={"help": "Consensus band: prompts whose majority ratio is above this get zero advantage (1 = off)."},
+    )
+
     # ---- Benchmark evaluation during training (ttrl_trl.benchmark_eval): the paper's avg@16 curve.
     benchmark_eval_steps: int | None = field(
         default=None,
@@ -116,6 +143,7 @@ class TTRLConfig(GRPOConfig):
         super().__post_init__()
         self._check_votes()
         self._check_trm()
+        self._check_vote_reward()
 
     @property
     def vote_rounds(self) -> int:
@@ -156,6 +184,9 @@ class TTRLConfig(GRPOConfig):
                 f"vote_rounds_per_call must be at least 1 (or None for the default), got {self.vote_rounds_per_call}. "
                 f"Use 1 for the least memory, or {self.vote_rounds} to draw all {self.vote_rounds} rounds in one call."
             )
+
+    def _check_vote_reward(self) -> None:
+        check_vote_reward_options(self.vote_reward, self.min_majority_ratio, self.max_majority_ratio)
 
     def _check_trm(self) -> None:
         for name in ("trm_delta_max", "trm_delta_avg"):

@@ -8,7 +8,8 @@ cached) could give that rank another label than the others: one group scored aga
 labels. So group ``j`` is voted on by rank ``j % world_size`` alone, and the results (label,
 matches, ratio, and the ground-truth grades used only for metrics) are all-gathered. Every rank
 then holds the very same list by construction, and the CPU work is shared instead of repeated
-``world_size`` times.
+``world_size`` times. The per-vote rewards (:mod:`ttrl_trl.vote_rewards`: ``majority`` or
+``soft``, and the consensus band) are computed there too, so they travel with the vote.
 
 Layout. TRL's generation batch is laid out globally as consecutive blocks of ``num_generations``
 copies of one prompt (rank ``r`` holds global slots ``[r*B, (r+1)*B)``). Votes are drawn in
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ttrl_trl.vote_rewards import outside_band, vote_rewards
 from ttrl_trl.voting import VoteResult, is_correct, vote_on_answers
 
 Answers = list[str | None]
@@ -31,14 +33,22 @@ GatherFn = Callable[[list[Any]], list[Any]]
 
 @dataclass(frozen=True)
 class GroupVote:
-    """The vote of one prompt group, plus ground-truth grades that only feed the logged metrics."""
+    """The vote of one prompt group, its per-vote rewards, plus ground-truth grades that only feed the logged metrics."""
 
     vote: VoteResult
     correct: tuple[bool, ...] | None = None
     """Per vote (same order as ``vote.answers``): is it equivalent to the gold answer? ``None`` without gold."""
     label_correct: bool | None = None
+    rewards: tuple[float, ...] = ()
+    """Per vote, the reward a completion with that answer gets; empty means ``majority`` (1 per match)."""
+    filtered: bool = False
+    """The majority ratio fell outside the consensus band: every reward is 0 (zero advantage)."""
     settled: bool = True
     """False only for an adaptive vote that wants another round (:mod:`ttrl_trl.adaptive_vote`)."""
+
+    def __post_init__(self) -> None:
+        if not self.rewards:
+            object.__setattr__(self, "rewards", vote_rewards(self.vote, "majority"))
 
 
 def group_answers(answers_per_round: Sequence[Sequence[str | None]], group: int, num_generations: int) -> Answers:
@@ -52,17 +62,36 @@ def groups_of_rank(num_groups: int, rank: int, world_size: int) -> list[int]:
     return list(range(rank, num_groups, world_size))
 
 
-def vote_group(answers: Answers, truth: Any = None) -> GroupVote:
-    """Vote on one group's answers, and grade them against ``truth`` when there is one (metrics only)."""
-    return grade_vote(vote_on_answers(answers), truth)
+def vote_group(
+    answers: Answers,
+    truth: Any = None,
+    reward: str = "majority",
+    min_majority_ratio: float = 0.0,
+    max_majority_ratio: float = 1.0,
+) -> GroupVote:
+    """Vote on one group's answers, reward each vote, and grade them against ``truth`` (metrics only).
+
+    ``reward`` is ``TTRLConfig.vote_reward``; a majority ratio outside
+    ``[min_majority_ratio, max_majority_ratio]`` sets every reward to 0.
+    """
+    return grade_vote(vote_on_answers(answers), truth, reward, min_majority_ratio, max_majority_ratio)
 
 
-def grade_vote(vote: VoteResult, truth: Any = None) -> GroupVote:
-    """A decided vote, with its answers and label graded against ``truth`` (metrics only) when there is one."""
+def grade_vote(
+    vote: VoteResult,
+    truth: Any = None,
+    reward: str = "majority",
+    min_majority_ratio: float = 0.0,
+    max_majority_ratio: float = 1.0,
+) -> GroupVote:
+    """A decided vote with its per-vote rewards, and its answers and label graded against ``truth`` (metrics only)."""
+    filtered = outside_band(vote.ratio, min_majority_ratio, max_majority_ratio)
+    rewards = (0.0,) * len(vote.answers) if filtered else vote_rewards(vote, reward)
     if truth is None:
-        return GroupVote(vote)
+        return GroupVote(vote, rewards=rewards, filtered=filtered)
     gold = str(truth)
-    return GroupVote(vote, tuple(is_correct(a, gold) for a in vote.answers), is_correct(vote.label, gold))
+    correct = tuple(is_correct(a, gold) for a in vote.answers)
+    return GroupVote(vote, correct, is_correct(vote.label, gold), rewards=rewards, filtered=filtered)
 
 
 def decide_group_votes(

@@ -113,14 +113,23 @@ def _logged_keys(history: History) -> list[str]:
     return list(seen)
 
 
-def _eval_lines(evals: Mapping[str, Mapping[str, float]], prefix: str) -> list[tuple[str, float, str, str]]:
+def _eval_lines(evals: Mapping[str, Mapping[str, float]], kind: str) -> list[tuple[str, float, str, str]]:
+    """Reference lines for the evaluation figures of one kind: ``pass@1``, ``maj@k`` or ``pass@k`` (k > 1)."""
     styles = {"before": "--", "after": ":"}
+    colours = {"pass@1": "tab:green", "maj@k": "tab:red", "pass@k": "tab:purple"}
+
+    def kind_of(name: str) -> str | None:
+        if name == "pass@1":
+            return "pass@1"
+        if name.startswith("maj@"):
+            return "maj@k"
+        return "pass@k" if name.startswith("pass@") else None
+
     return [
-        (f"evaluation {phase}: {name} {values[name]:.2f}", float(values[name]), styles[phase],
-         "tab:red" if name.startswith("maj") else "tab:green")
+        (f"evaluation {phase}: {name} {values[name]:.2f}", float(values[name]), styles[phase], colours[kind])
         for phase, values in evals.items()
         for name in values
-        if name.startswith(prefix) and phase in styles
+        if kind_of(name) == kind and phase in styles
     ]
 
 
@@ -136,9 +145,10 @@ def plan_panels(history: History, evals: Mapping[str, Mapping[str, float]] | Non
 
     panels = [
         Panel("reward and majority ratio", present("reward", "ttrl/majority_ratio")),
-        Panel("label accuracy (pseudo-label = truth)", present("ttrl/label_accuracy"), references=_eval_lines(evals, "maj@")),
+        Panel("label accuracy (pseudo-label = truth)", present("ttrl/label_accuracy"), references=_eval_lines(evals, "maj@k")),
         Panel("rollout accuracy (vs hidden truth)", present("ttrl/rollout_accuracy"), references=[
-            *_eval_lines(evals, "pass@1"), *_eval_lines({"before": evals.get("before", {})}, "maj@")]),
+            *_eval_lines(evals, "pass@1"), *_eval_lines({"before": evals.get("before", {})}, "maj@k"),
+            *_eval_lines(evals, "pass@k")]),
         Panel("benchmark during training", sorted(under("benchmark/", lambda k: "@" in k), key=_benchmark_order), sparse=True),
         Panel("Trust Region Masking", under("trm/", lambda k: k in ("trm/masked_fraction", "trm/max_abs_log_ratio/mean"))),
         Panel("label stability", under("ttrl/", lambda k: any(word in k for word in STABILITY_WORDS))),

@@ -31,16 +31,19 @@ from typing import Any
 
 import torch
 from accelerate.utils import gather_object
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 from transformers.utils import logging
 from trl import GRPOTrainer
 from trl.trainer.grpo_trainer import logger as trl_grpo_logger
 
 from ttrl_trl.adaptive_vote import vote_until_settled
 from ttrl_trl.config import TTRLConfig
-from ttrl_trl.group_vote import GroupVote, answers_by_group, decide_group_votes
+from ttrl_trl.group_vote import GroupVote, answers_by_group, decide_group_votes, vote_group
+from ttrl_trl.label_history import LabelHistory, prompt_key
 from ttrl_trl.model_card import write_ttrl_model_card
 from ttrl_trl.rewards import VoteReward, majority_vote_reward
 from ttrl_trl.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
+from ttrl_trl.vote_rewards import answer_entropy
 from ttrl_trl.voting import extract_answer
 
 logger = logging.get_logger(__name__)
@@ -106,6 +109,7 @@ class TTRLTrainer(GRPOTrainer):
             self.get_off_policy_mask = self._trm_off_policy_mask
         self._batch_ground_truth: list[Any] = []
         self._trm_noop_noted = False
+        self._label_history = LabelHistory()
         if args.benchmark_eval_enabled:
             self._add_benchmark_eval(benchmark_dataset)
 
@@ -176,6 +180,7 @@ class TTRLTrainer(GRPOTrainer):
         draw = self._draw_adaptive_vote if adaptive else self._draw_full_vote
         drawn, votes, tokens = draw(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
         self._log_vote_metrics(mode, votes, tokens, sum(len(slot) for slot in drawn))
+        self._log_label_flips(mode, votes, prompt_ids, num_generations)
 
         local_size = len(prompt_ids)
         offset = self.accelerator.process_index * local_size
@@ -191,12 +196,12 @@ class TTRLTrainer(GRPOTrainer):
             picks = [rng.randrange(len(slot)) for slot in drawn]
         completion_ids = [drawn[i][r][0] for i, r in enumerate(picks)]
         logprobs = None if drawn[0][0][1] is None else [drawn[i][r][1] for i, r in enumerate(picks)]
-        # A group's votes are listed round by round, so slot s's round r is vote r * G + s % G.
-        matches = [
-            votes[(offset + i) // num_generations].vote.matches[r * num_generations + (offset + i) % num_generations]
+        # Each kept completion's reward, as the rank that decided its group's vote computed it; a group's
+        # votes are listed round by round, so slot s's round r is vote r * G + s % G.
+        self._vote_reward.rewards = [
+            votes[(offset + i) // num_generations].rewards[r * num_generations + (offset + i) % num_generations]
             for i, r in enumerate(picks)
         ]
-        self._vote_reward.rewards = [1.0 if match else 0.0 for match in matches]
         return completion_ids, logprobs
 
     def _draw_full_vote(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images):
@@ -219,6 +224,7 @@ class TTRLTrainer(GRPOTrainer):
             rank=self.accelerator.process_index,
             world_size=self.accelerator.num_processes,
             gather=gather_object,
+            vote=self._vote_group,
         )
         drawn = [
             [(ids[i], None if lps is None else lps[i]) for ids, lps in candidates] for i in range(len(prompt_ids))
@@ -248,7 +254,12 @@ class TTRLTrainer(GRPOTrainer):
         truths = self._group_truths(num_generations)
         num_groups = world * size // num_generations
         decide = partial(
-            vote_until_settled, confidence=self.args.vote_stop_confidence, max_votes=self.args.n_votes_per_prompt
+            vote_until_settled,
+            confidence=self.args.vote_stop_confidence,
+            max_votes=self.args.n_votes_per_prompt,
+            reward=self.args.vote_reward,
+            min_majority_ratio=self.args.min_majority_ratio,
+            max_majority_ratio=self.args.max_majority_ratio,
         )
         final: dict[int, GroupVote] = {}
         while True:
@@ -287,6 +298,11 @@ class TTRLTrainer(GRPOTrainer):
         truths = [t for rank_truths in gather_object([list(self._batch_ground_truth)]) for t in rank_truths]
         truths = truths[::num_generations]
         return truths if truths and all(t is not None for t in truths) else None
+
+    def _vote_group(self, answers: list[str | None], truth: Any) -> GroupVote:
+        """One group's vote with this run's reward option and consensus band (see ``vote_group``)."""
+        args = self.args
+        return vote_group(answers, truth, args.vote_reward, args.min_majority_ratio, args.max_majority_ratio)
 
     def _rounds_per_call(self, rounds: int) -> int:
         """Vote rounds per generation call: the user's ``vote_rounds_per_call``, else all for vLLM, 1 otherwise."""
@@ -333,6 +349,8 @@ class TTRLTrainer(GRPOTrainer):
         totals = self.accelerator.gather(torch.tensor([[tokens, completions]], device=self.accelerator.device))
         metrics["ttrl/generated_tokens"].append(float(totals[:, 0].sum()))
         metrics["ttrl/generated_completions"].append(float(totals[:, 1].sum()))
+        metrics["ttrl/filtered_fraction"].append(_mean(v.filtered for v in votes))
+        metrics["ttrl/answer_entropy"].append(_mean(answer_entropy(v.vote) for v in votes))
         if not votes or any(v.correct is None for v in votes):
             return
         n_votes = self.args.n_votes_per_prompt if mode == "train" else len(votes[0].vote.answers)
@@ -342,6 +360,28 @@ class TTRLTrainer(GRPOTrainer):
         metrics[f"ttrl/pass@{n_votes}"].append(_mean(any(v.correct) for v in votes))
         metrics["ttrl/reward_accuracy"].append(_mean(m == c for v in votes for m, c in zip(v.vote.matches, v.correct)))
         metrics["ttrl/rollout_accuracy"].append(_mean(c for v in votes for c in v.correct))
+
+    def _log_label_flips(self, mode: str, votes: Sequence[GroupVote], prompt_ids, num_generations: int) -> None:
+        """``ttrl/label_flip_rate`` over the training prompts voted before (same value on every rank)."""
+        if mode != "train":
+            return
+        keys = gather_object([prompt_key(ids) for ids in prompt_ids])[::num_generations]
+        rate = self._label_history.update(keys, [v.vote for v in votes])
+        if rate is not None:
+            self._metrics[mode]["ttrl/label_flip_rate"].append(rate)
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save_checkpoint(self, model, trial) -> None:
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:
+            folder = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            self._label_history.save(os.path.join(self._get_output_dir(trial=trial), folder))
+
+    def _load_optimizer_and_scheduler(self, checkpoint) -> None:
+        # Called on every resume whatever the backend (TRL restores its own state here too).
+        super()._load_optimizer_and_scheduler(checkpoint)
+        if checkpoint is not None and not self._label_history.load(checkpoint):
+            logger.warning(f"No label history in {checkpoint}: ttrl/label_flip_rate restarts from an empty history.")
 
     # ------------------------------------------------------------------ Trust Region Masking
     def _trm_off_policy_mask(

@@ -27,7 +27,7 @@ import functools
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ttrl_trl.boxed import final_boxed_answer
@@ -63,13 +63,16 @@ class VoteResult:
     ``label`` is the winning cluster's representative (its most frequent normalized spelling);
     ``matches[i]`` says completion ``i`` fell in that cluster, i.e. was found equivalent to the
     label; ``answers`` are the extracted strings as given; ``ratio`` is the winning cluster's
-    share of all completions, None answers included.
+    share of all completions, None answers included; ``clusters[i]`` is answer ``i``'s cluster
+    index (an arbitrary numbering; None for no answer or an unparseable one; derived from the rest,
+    so left out of ``==``).
     """
 
     label: str | None
     matches: list[bool]
     answers: list[str | None]
     ratio: float
+    clusters: list[int | None] = field(default_factory=list, compare=False)
 
 
 # ------------------------------------------------------------------------------------ extraction
@@ -215,14 +218,19 @@ def vote_on_answers(answers: Sequence[str | None]) -> VoteResult:
     answers = list(answers)
     keys = [_clean(a) for a in answers]
     representatives, sizes, cluster_of = _cluster(keys)
+    clusters = [None if key is None else cluster_of.get(key) for key in keys]
     if not representatives:
-        return VoteResult(label=None, matches=[False] * len(answers), answers=answers, ratio=0.0)
+        return VoteResult(label=None, matches=[False] * len(answers), answers=answers, ratio=0.0, clusters=clusters)
     first_seen = {k: i for i, k in reversed(list(enumerate(keys))) if k in cluster_of}
     earliest = [min(first_seen[key] for key, k in cluster_of.items() if k == c) for c in range(len(sizes))]
     winner = max(range(len(sizes)), key=lambda k: (sizes[k], -earliest[k]))
     matches = [key is not None and cluster_of.get(key) == winner for key in keys]
     return VoteResult(
-        label=representatives[winner], matches=matches, answers=answers, ratio=sizes[winner] / len(answers)
+        label=representatives[winner],
+        matches=matches,
+        answers=answers,
+        ratio=sizes[winner] / len(answers),
+        clusters=clusters,
     )
 
 

@@ -76,6 +76,22 @@ class DemoConfig:
     beta: float = field(default=0.0, metadata={"help": "KL coefficient (0: no reference model)."})
     temperature: float = field(default=1.0, metadata={"help": "Rollout sampling temperature."})
     max_completion_length: int = field(default=32, metadata={"help": "Longest completion, in tokens (characters)."})
+    # Label-free reward options (TTRLConfig's, see ttrl_trl.vote_rewards). 'soft' chosen on seeds 100-102 by a
+    # rule written down before any other seed ran (README, "Choosing the default"): the only option that met
+    # the goal on one of them; plain majority met it on none.
+    vote_reward: str = field(default="soft", metadata={"help": "'soft' (EMPO) or 'majority' (TTRL)."})
+    min_majority_ratio: float = field(
+        default=0.0, metadata={"help": "Consensus band: zero advantage below this majority ratio (0 = off)."}
+    )
+    max_majority_ratio: float = field(
+        default=1.0, metadata={"help": "Consensus band: zero advantage above this majority ratio (1 = off)."}
+    )
+
+    def __post_init__(self) -> None:
+        # Bad options fail here, before the warm-up spends a minute.
+        from ttrl_trl.vote_rewards import check_vote_reward_options
+
+        check_vote_reward_options(self.vote_reward, self.min_majority_ratio, self.max_majority_ratio)
 
 
 # What one run writes in its output folder; a rerun removes these (and nothing else) first.
@@ -124,7 +140,7 @@ def run_eval(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> dic
         )
     )
     k = cfg.eval_samples
-    return {"pass@1": summary["pass@1"], f"maj@{k}": summary[f"maj@{k}"]}
+    return {"pass@1": summary["pass@1"], f"maj@{k}": summary[f"maj@{k}"], f"pass@{k}": summary[f"pass@{k}"]}
 
 
 def _quiet_progress_callback():
@@ -168,6 +184,9 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
         seed=cfg.seed,
         data_seed=cfg.seed,
         dataloader_num_workers=0,
+        vote_reward=cfg.vote_reward,
+        min_majority_ratio=cfg.min_majority_ratio,
+        max_majority_ratio=cfg.max_majority_ratio,
         **CPU_TRAINING_ARGS,
         disable_tqdm=False,
     )
@@ -179,30 +198,46 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
     return trainer.state.log_history
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_demo_config(argv: list[str] | None) -> DemoConfig:
+    """The demo's flags; bad reward options fail here, before any model exists."""
+    from transformers import HfArgumentParser
+
+    (cfg,) = HfArgumentParser(DemoConfig).parse_args_into_dataclasses(args=argv)
+    return cfg
+
+
+def quiet_and_threads(cfg: DemoConfig) -> None:
     import datasets
     import torch
     import transformers
-    from transformers import HfArgumentParser
 
-    from ttrl_trl.demo.task import split_pairs, write_problems
-    from ttrl_trl.demo.warmup import warm_up
-    from ttrl_trl.plot import plot_curves
-    from ttrl_trl.tiny import build_tiny_model
-
-    (cfg,) = HfArgumentParser(DemoConfig).parse_args_into_dataclasses(args=argv)
     # TRL 1.16 still calls transformers' deprecated `is_gradient_checkpointing`: not ours to fix, not news.
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     # One progress bar per phase: hide the load/save/map bars of transformers and datasets.
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
-    out = Path(cfg.output_dir)
-    clear_previous_run(out)
     torch.set_num_threads(cfg.threads)
-    set_all_seeds(cfg.seed)
-    start, cpu_start, seconds, cpu_seconds = time.time(), time.process_time(), {}, {}
-    k = cfg.eval_samples
 
+
+@dataclass
+class Prepared:
+    """What phases 1-2 leave for TTRL: the problems, the warmed-up model and its evaluation."""
+
+    problems: Path
+    warm: Path
+    before: dict
+    seconds: dict
+    cpu_seconds: dict
+
+
+def prepare(cfg: DemoConfig, out: Path) -> Prepared:
+    """Phases 1-2: warm-up, then the evaluation before TTRL (options such as ``vote_reward`` play no part)."""
+    from ttrl_trl.demo.task import split_pairs, write_problems
+    from ttrl_trl.demo.warmup import warm_up
+    from ttrl_trl.tiny import build_tiny_model
+
+    set_all_seeds(cfg.seed)
+    cpu_start, seconds, cpu_seconds = time.process_time(), {}, {}
     print(f"[1/4] warm-up: {cfg.warmup_steps} steps on noisy scratchpads (noise {cfg.noise})", flush=True)
     train_pairs, test_pairs = split_pairs(cfg.eval_problems, cfg.seed)
     problems = write_problems(test_pairs, out / "problems.json")
@@ -221,39 +256,57 @@ def main(argv: list[str] | None = None) -> dict:
     )
     seconds["warmup"], cpu_seconds["warmup"] = warm["seconds"], time.process_time() - cpu_start
 
-    print(f"[2/4] evaluation before TTRL: {cfg.eval_problems} held-out problems x {k} samples", flush=True)
+    print(
+        f"[2/4] evaluation before TTRL: {cfg.eval_problems} held-out problems x {cfg.eval_samples} samples", flush=True
+    )
     t, c = time.time(), time.process_time()
     before = run_eval(cfg, out / "warm", problems, out / "eval_before")
     seconds["eval_before"], cpu_seconds["eval_before"] = time.time() - t, time.process_time() - c
+    return Prepared(problems, out / "warm", before, seconds, cpu_seconds)
 
+
+def train_and_report(cfg: DemoConfig, out: Path, prepared: Prepared, shared_seconds: float) -> dict:
+    """Phases 3-4 from a prepared warm-up: TTRL, the evaluation after, curves, ``summary.json``.
+
+    TTRL is seeded afresh, so its result does not depend on whether phases 1-2 ran in this call.
+    ``shared_seconds`` (the wall time of phases 1-2) is added to ``seconds``: a whole demo's time.
+    """
+    from ttrl_trl.plot import plot_curves
+
+    start, cpu_start = time.time(), time.process_time()
+    seconds, cpu_seconds, k = dict(prepared.seconds), dict(prepared.cpu_seconds), cfg.eval_samples
     print(f"[3/4] TTRL: {cfg.ttrl_steps} steps, {cfg.prompts_per_step} problems/step, no labels", flush=True)
-    t, c = time.time(), time.process_time()
     set_all_seeds(cfg.seed)
-    history = run_ttrl(cfg, out / "warm", problems, out / "ttrl")
-    seconds["ttrl"], cpu_seconds["ttrl"] = time.time() - t, time.process_time() - c
+    history = run_ttrl(cfg, prepared.warm, prepared.problems, out / "ttrl")
+    seconds["ttrl"], cpu_seconds["ttrl"] = time.time() - start, time.process_time() - cpu_start
     with open(out / "log_history.jsonl", "w") as f:
         f.writelines(json.dumps(row) + "\n" for row in history)
 
     print("[4/4] evaluation after TTRL", flush=True)
     t, c = time.time(), time.process_time()
-    after = run_eval(cfg, out / "ttrl", problems, out / "eval_after")
+    after = run_eval(cfg, out / "ttrl", prepared.problems, out / "eval_after")
     seconds["eval_after"], cpu_seconds["eval_after"] = time.time() - t, time.process_time() - c
 
     plot_curves(
         history,
         out / "curves.png",
-        evals={"before": before, "after": after},
+        evals={"before": prepared.before, "after": after},
         title="TTRL on unlabelled held-out problems: the reward is agreement with the model's own majority vote",
     )
     summary = {
-        "before": before,
+        "before": prepared.before,
         "after": after,
         "steps": cfg.ttrl_steps,
-        "seconds": round(time.time() - start, 1),
+        "seconds": round(shared_seconds + time.time() - start, 1),
         "seed": cfg.seed,
+        "options": {
+            "vote_reward": cfg.vote_reward,
+            "min_majority_ratio": cfg.min_majority_ratio,
+            "max_majority_ratio": cfg.max_majority_ratio,
+        },
         # CPU time of this process: with one thread, about the wall time on an idle machine (a loaded
         # machine inflates the wall time, not this).
-        "cpu_seconds": round(time.process_time() - cpu_start, 1),
+        "cpu_seconds": round(sum(cpu_seconds.values()), 1),
         "phase_seconds": {name: round(s, 1) for name, s in seconds.items()},
         "phase_cpu_seconds": {name: round(s, 1) for name, s in cpu_seconds.items()},
         "config": asdict(cfg),
@@ -267,15 +320,32 @@ def main(argv: list[str] | None = None) -> dict:
     return summary
 
 
+def prepare_fresh(cfg: DemoConfig) -> tuple[Path, Prepared, float]:
+    """Phases 1-2 in a cleared ``cfg.output_dir``: (that folder, what they left, their wall seconds)."""
+    quiet_and_threads(cfg)
+    out = Path(cfg.output_dir)
+    clear_previous_run(out)
+    start = time.time()
+    prepared = prepare(cfg, out)
+    return out, prepared, time.time() - start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    cfg = parse_demo_config(argv)
+    out, prepared, shared_seconds = prepare_fresh(cfg)
+    return train_and_report(cfg, out, prepared, shared_seconds)
+
+
 def format_table(summary: dict, k: int) -> str:
     """The before/after table printed at the end."""
     before, after = summary["before"], summary["after"]
     lines = [
         "",
-        f"TTRL demo, seed {summary['seed']}: {summary['steps']} steps in {summary['seconds']:.0f} s",
+        f"TTRL demo, seed {summary['seed']}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
+        + ", ".join(f"{name} {value}" for name, value in summary.get("options", {}).items()),
         f"{'metric':<10}{'before':>9}{'after':>9}{'change':>9}",
     ]
-    for key in ("pass@1", f"maj@{k}"):
+    for key in ("pass@1", f"maj@{k}", f"pass@{k}"):
         lines.append(f"{key:<10}{before[key]:>9.3f}{after[key]:>9.3f}{after[key] - before[key]:>+9.3f}")
     lines.append(f"outputs in {Path(summary['config']['output_dir']).resolve()}")
     return "\n".join(lines)

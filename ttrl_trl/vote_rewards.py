@@ -1,0 +1,81 @@
+"""Per-vote rewards as a function of one prompt's vote, the consensus band, and the vote's entropy.
+
+Pure functions of a :class:`~ttrl_trl.voting.VoteResult`: they run on the rank that decides the
+vote (:mod:`ttrl_trl.group_vote`), so every rank receives the very same rewards through the
+existing all-gather, and none of them calls math-verify again (the vote's clusters already say
+which answers are equivalent).
+
+Rewards, for the ``n`` votes of one prompt (all ``n_votes_per_prompt`` of them, not only the
+ones kept for training), with ``c(i)`` the answer cluster of vote ``i`` and ``|c|`` its size:
+
+* ``majority`` (TTRL, arXiv 2504.16084): ``r_i = 1`` if ``c(i)`` is the winning cluster, else
+  ``0``; no answer gives 0.
+* ``soft`` (EMPO, "Right Question is Already Half the Answer", arXiv 2504.05812, Sec. 3:
+  ``r_i = p(c_j | q)`` for ``o_i`` in cluster ``c_j``, with ``p(c_j | q) ~ |c_j| / G``):
+  ``r_i = |c(i)| / n``, the share of *all* ``n`` votes in the completion's own cluster; no answer
+  (or an answer math-verify cannot parse) gives 0. A unanimous prompt gives every vote 1, like
+  ``majority``; a split prompt ranks the runner-up clusters above the stragglers instead of
+  treating every non-majority answer alike.
+
+Consensus band (SRT, arXiv 2505.21444, which trains on the most self-consistent prompts; EMPO's
+entropy band ``delta_low < H < delta_high``, here on the majority ratio, which the trainer
+already logs): a prompt whose winning cluster holds a share of its votes outside
+``[min_majority_ratio, max_majority_ratio]`` gets reward 0 for every vote, hence zero GRPO
+advantage: its pseudo-label is too unreliable (below) or already too settled (above) to learn
+from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from ttrl_trl.voting import VoteResult
+
+VOTE_REWARDS = ("majority", "soft")
+"""The values ``TTRLConfig.vote_reward`` accepts."""
+
+
+def vote_rewards(vote: VoteResult, kind: str = "majority") -> tuple[float, ...]:
+    """One reward per vote (``vote.answers`` order), as the module docstring defines ``kind``."""
+    if kind == "majority":
+        return tuple(1.0 if match else 0.0 for match in vote.matches)
+    if kind == "soft":
+        n = len(vote.answers)
+        sizes = Counter(c for c in vote.clusters if c is not None)
+        return tuple(0.0 if c is None else sizes[c] / n for c in vote.clusters)
+    raise ValueError(f"vote_reward must be one of {VOTE_REWARDS}, got {kind!r}")
+
+
+def outside_band(ratio: float, min_ratio: float = 0.0, max_ratio: float = 1.0) -> bool:
+    """Whether a prompt's majority ratio falls outside the (inclusive) consensus band."""
+    return ratio < min_ratio or ratio > max_ratio
+
+
+def answer_entropy(vote: VoteResult) -> float:
+    """Entropy (nats) of the vote's distribution over answer clusters, no-answers as one more outcome.
+
+    0 when every vote says the same thing; ``ln(n)`` when all ``n`` votes differ. Votes with no
+    (parseable) answer are pooled into a single "no answer" outcome, so a prompt whose samples
+    all fail to answer reads 0 too: watch ``ttrl/no_answer_rate`` beside it.
+    """
+    n = len(vote.answers)
+    if not n:
+        return 0.0
+    counts = Counter(vote.clusters or [None] * n)
+    return -sum(k / n * math.log(k / n) for k in counts.values())
+
+
+def check_vote_reward_options(vote_reward: str, min_majority_ratio: float, max_majority_ratio: float) -> None:
+    """Refuse an unknown reward or an impossible band, naming the field and what it accepts."""
+    if vote_reward not in VOTE_REWARDS:
+        raise ValueError(f"vote_reward must be one of {', '.join(VOTE_REWARDS)}; got {vote_reward!r}.")
+    for name, value in (("min_majority_ratio", min_majority_ratio), ("max_majority_ratio", max_majority_ratio)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1] (a share of the votes); got {value}.")
+    if min_majority_ratio > max_majority_ratio:
+        raise ValueError(
+            f"min_majority_ratio ({min_majority_ratio}) must be <= max_majority_ratio ({max_majority_ratio}): "
+            "the consensus band would be empty and no prompt would train. Lower min_majority_ratio or raise "
+            "max_majority_ratio (both in [0, 1])."
+        )
