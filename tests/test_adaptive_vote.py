@@ -120,3 +120,10 @@ def test_trainer_draws_more_rounds_only_for_unsettled_prompts(monkeypatch, tiny_
 def test_bad_stop_confidence_is_refused(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         tiny_config(tmp_path, **overrides)
+
+
+def test_a_final_adaptive_vote_carries_the_reward_options():
+    soft = vote_until_settled(["1", "1", "1", "2"], truth=None, confidence=0.95, max_votes=4, reward="soft")
+    assert soft.settled and soft.rewards == (0.75, 0.75, 0.75, 0.25)
+    banded = vote_until_settled(["1", "2", "1", "2"], None, 0.95, max_votes=4, min_majority_ratio=0.6)
+    assert banded.filtered and banded.rewards == (0.0,) * 4
