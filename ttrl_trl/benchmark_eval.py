@@ -35,6 +35,8 @@ from transformers import TrainerCallback, set_seed
 from transformers.trainer_utils import SaveStrategy
 
 from ttrl_trl.data import DatasetError, load_problems
+from ttrl_trl.evaluation.generation import chat_texts
+from ttrl_trl.evaluation.transformers_backend import decode_response, eos_ids_of, sampling_kwargs
 from ttrl_trl.metrics import majority_outcome, summarize
 from ttrl_trl.voting import extract_answer, is_correct
 
@@ -130,22 +132,6 @@ def preserved_rng() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------------------ generation
-def chat_texts(tokenizer: Any, prompts: Sequence[Any]) -> list[str]:
-    return [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
-    ids = model.generation_config.eos_token_id
-    ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
-    return ids + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids else [])
-
-
-def _sampling_kwargs(s: SampleSettings) -> dict[str, Any]:
-    if s.temperature == 0:
-        return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-    return {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p, "top_k": 0}
-
-
 def transformers_generate(
     model: Any, tokenizer: Any, prompts: Sequence[Any], s: SampleSettings, first_index: int
 ) -> list[list[str]]:
@@ -153,8 +139,8 @@ def transformers_generate(
     index of its first problem`` (as ``ttrl_trl.evaluate`` does)."""
     import torch
 
-    eos_ids, texts, side = _eos_ids(model, tokenizer), chat_texts(tokenizer, prompts), tokenizer.padding_side
-    kwargs = _sampling_kwargs(s) | {
+    eos_ids, texts, side = eos_ids_of(model, tokenizer), chat_texts(tokenizer, prompts), tokenizer.padding_side
+    kwargs = sampling_kwargs(s) | {
         "max_new_tokens": s.max_new_tokens,
         "num_return_sequences": s.num_samples,
         "repetition_penalty": 1.0,
@@ -170,9 +156,7 @@ def transformers_generate(
             set_seed(s.seed + first_index + start)
             with torch.inference_mode():
                 out = model.generate(**enc, **kwargs)
-            for row in out[:, enc["input_ids"].shape[1] :].tolist():
-                end = next((i for i, t in enumerate(row) if t in eos_ids), len(row))
-                results.append(tokenizer.decode(row[:end], skip_special_tokens=True))
+            results += [decode_response(tokenizer, row, eos_ids) for row in out[:, enc["input_ids"].shape[1] :].tolist()]
     finally:
         tokenizer.padding_side = side
     k = s.num_samples

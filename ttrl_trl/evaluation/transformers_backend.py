@@ -25,7 +25,7 @@ def load_transformers_model(source: ModelSource, dtype: str) -> Any:
     return model.to(device).eval()
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
+def eos_ids_of(model: Any, tokenizer: Any) -> list[int]:
     """Every id that ends a response: the generation config's (often several) and the tokenizer's."""
     ids = model.generation_config.eos_token_id
     ids = [] if ids is None else [ids] if isinstance(ids, int) else list(ids)
@@ -34,14 +34,14 @@ def _eos_ids(model: Any, tokenizer: Any) -> list[int]:
     return ids
 
 
-def sampling_kwargs(config: EvalConfig) -> dict[str, Any]:
+def sampling_kwargs(config: EvalConfig | Any) -> dict[str, Any]:
     """generate() settings that match vLLM's: no top-k, no repetition penalty; temperature 0 is greedy."""
     if config.temperature == 0:
         return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
     return {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p, "top_k": 0}
 
 
-def _decode_response(tokenizer: Any, token_ids: Sequence[int], eos_ids: Sequence[int]) -> str:
+def decode_response(tokenizer: Any, token_ids: Sequence[int], eos_ids: Sequence[int]) -> str:
     """Cut at the first end-of-sequence token (what follows is padding), then decode."""
     ids = list(token_ids)
     end = next((i for i, t in enumerate(ids) if t in eos_ids), len(ids))
@@ -57,7 +57,7 @@ def transformers_generate_fn(model: Any, tokenizer: Any, config: EvalConfig) -> 
     import torch
 
     def generate(prompts: list[Prompt]) -> list[list[str]]:
-        k, eos_ids = config.num_samples, _eos_ids(model, tokenizer)
+        k, eos_ids = config.num_samples, eos_ids_of(model, tokenizer)
         texts = chat_texts(tokenizer, prompts)
         kwargs = sampling_kwargs(config) | {
             "max_new_tokens": config.max_new_tokens,
@@ -73,7 +73,7 @@ def transformers_generate_fn(model: Any, tokenizer: Any, config: EvalConfig) -> 
             with torch.inference_mode():
                 out = model.generate(**enc, **kwargs)
             responses = out[:, enc["input_ids"].shape[1] :].tolist()
-            decoded = [_decode_response(tokenizer, r, eos_ids) for r in responses]
+            decoded = [decode_response(tokenizer, r, eos_ids) for r in responses]
             results += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
         return results
 
