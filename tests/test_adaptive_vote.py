@@ -19,6 +19,7 @@ from ttrl_trl.adaptive_vote import (
     vote_until_settled,
 )
 from ttrl_trl.trainer import TTRLTrainer
+from ttrl_trl.vote_rewards import RewardRule
 from ttrl_trl.voting import answers_equivalent, extract_answer, majority_vote, vote_on_answers
 
 
@@ -123,7 +124,7 @@ def test_bad_stop_confidence_is_refused(tmp_path, overrides, message):
 
 
 def test_a_final_adaptive_vote_carries_the_reward_options():
-    soft = vote_until_settled(["1", "1", "1", "2"], truth=None, confidence=0.95, max_votes=4, reward="soft")
+    soft = vote_until_settled(["1", "1", "1", "2"], truth=None, confidence=0.95, max_votes=4, rule=RewardRule("soft"))
     assert soft.settled and soft.rewards == (0.75, 0.75, 0.75, 0.25)
-    banded = vote_until_settled(["1", "2", "1", "2"], None, 0.95, max_votes=4, min_majority_ratio=0.6)
+    banded = vote_until_settled(["1", "2", "1", "2"], None, 0.95, max_votes=4, rule=RewardRule(min_majority_ratio=0.6))
     assert banded.filtered and banded.rewards == (0.0,) * 4

@@ -64,9 +64,8 @@ def test_majority_is_the_old_reward_bit_for_bit(build, monkeypatch):
     for old in (False, True):
         if old:  # the reward as it was computed before vote_reward existed: straight from the vote's matches
             monkeypatch.setattr(
-                TTRLTrainer,
-                "_vote_group",
-                lambda self, answers, truth: GroupVote(
+                "ttrl_trl.trainer.vote_group",
+                lambda answers, truth, rule: GroupVote(
                     vote_on_answers(answers),
                     rewards=tuple(1.0 if m else 0.0 for m in vote_on_answers(answers).matches),
                 ),

@@ -8,7 +8,7 @@ import pytest
 
 from ttrl_trl.group_vote import GroupVote, vote_group
 from ttrl_trl.label_history import STATE_FILE, LabelHistory
-from ttrl_trl.vote_rewards import answer_entropy, check_vote_reward_options, vote_rewards
+from ttrl_trl.vote_rewards import RewardRule, answer_entropy, check_vote_reward_options, vote_rewards
 from ttrl_trl.voting import VoteResult, vote_on_answers
 
 # Two clusters of 2 tie (1/2 == 0.5 first, then 3); 7 alone; one no answer; one that cannot parse.
@@ -53,12 +53,12 @@ def test_an_impossible_band_is_refused_naming_the_field(low, high, field) -> Non
 
 def test_the_band_zeroes_every_reward_outside_it_and_keeps_its_edges() -> None:
     answers = ["1", "1", "2", "3"]  # majority ratio 0.5
-    inside = vote_group(answers, reward="soft", min_majority_ratio=0.5, max_majority_ratio=0.5)
+    inside = vote_group(answers, rule=RewardRule("soft", 0.5, 0.5))
     assert not inside.filtered and inside.rewards == (0.5, 0.5, 0.25, 0.25)
-    below = vote_group(answers, truth="1", reward="majority", min_majority_ratio=0.6)
+    below = vote_group(answers, truth="1", rule=RewardRule("majority", 0.6))
     assert below.filtered and below.rewards == (0.0, 0.0, 0.0, 0.0)
     assert below.label_correct is True  # the metrics still see the vote
-    above = vote_group(["4", "4"], max_majority_ratio=0.9)
+    above = vote_group(["4", "4"], rule=RewardRule(max_majority_ratio=0.9))
     assert above.filtered and above.rewards == (0.0, 0.0)
 
 

@@ -23,7 +23,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from ttrl_trl.group_vote import Answers, GroupVote, grade_vote
+from ttrl_trl.group_vote import MAJORITY, Answers, GroupVote, grade_vote
+from ttrl_trl.vote_rewards import RewardRule
 from ttrl_trl.voting import VoteResult, vote_on_answers
 
 
@@ -52,18 +53,17 @@ def is_settled(vote: VoteResult, confidence: float) -> bool:
 
 
 def vote_until_settled(
-    answers: Answers, truth: Any, confidence: float, max_votes: int, **reward_settings: Any
+    answers: Answers, truth: Any, confidence: float, max_votes: int, rule: RewardRule = MAJORITY
 ) -> GroupVote:
     """One adaptive round's decision for a group: its vote, and whether it is final.
 
     Final when the stop rule holds or the group has all ``max_votes`` votes; only a final vote is
-    rewarded (``reward_settings``: ``reward``, ``min_majority_ratio``, ``max_majority_ratio`` of
-    :func:`~ttrl_trl.group_vote.grade_vote`) and graded against ``truth`` (metrics only), so a
-    group is graded once, however many rounds it took.
+    rewarded (by ``rule``) and graded against ``truth`` (metrics only), so a group is graded once,
+    however many rounds it took.
     """
     vote = vote_on_answers(answers)
     settled = len(answers) >= max_votes or is_settled(vote, confidence)
-    return grade_vote(vote, truth, **reward_settings) if settled else GroupVote(vote, settled=False)
+    return grade_vote(vote, truth, rule) if settled else GroupVote(vote, settled=False)
 
 
 def replay_stop_rule(answers: Sequence[str | None], round_size: int, confidence: float) -> tuple[int, str | None]:

@@ -23,10 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ttrl_trl.vote_rewards import outside_band, vote_rewards
+from ttrl_trl.vote_rewards import RewardRule, vote_rewards
 from ttrl_trl.voting import VoteResult, is_correct, vote_on_answers
 
 Answers = list[str | None]
+MAJORITY = RewardRule()
+"""TTRL's own rule: 1 for a vote in the winning cluster, else 0; no band."""
 GatherFn = Callable[[list[Any]], list[Any]]
 """``accelerate.utils.gather_object``: every rank's list, concatenated in rank order."""
 
@@ -62,31 +64,14 @@ def groups_of_rank(num_groups: int, rank: int, world_size: int) -> list[int]:
     return list(range(rank, num_groups, world_size))
 
 
-def vote_group(
-    answers: Answers,
-    truth: Any = None,
-    reward: str = "majority",
-    min_majority_ratio: float = 0.0,
-    max_majority_ratio: float = 1.0,
-) -> GroupVote:
-    """Vote on one group's answers, reward each vote, and grade them against ``truth`` (metrics only).
-
-    ``reward`` is ``TTRLConfig.vote_reward``; a majority ratio outside
-    ``[min_majority_ratio, max_majority_ratio]`` sets every reward to 0.
-    """
-    return grade_vote(vote_on_answers(answers), truth, reward, min_majority_ratio, max_majority_ratio)
+def vote_group(answers: Answers, truth: Any = None, rule: RewardRule = MAJORITY) -> GroupVote:
+    """Vote on one group's answers, reward each vote by ``rule``, and grade them against ``truth`` (metrics only)."""
+    return grade_vote(vote_on_answers(answers), truth, rule)
 
 
-def grade_vote(
-    vote: VoteResult,
-    truth: Any = None,
-    reward: str = "majority",
-    min_majority_ratio: float = 0.0,
-    max_majority_ratio: float = 1.0,
-) -> GroupVote:
+def grade_vote(vote: VoteResult, truth: Any = None, rule: RewardRule = MAJORITY) -> GroupVote:
     """A decided vote with its per-vote rewards, and its answers and label graded against ``truth`` (metrics only)."""
-    filtered = outside_band(vote.ratio, min_majority_ratio, max_majority_ratio)
-    rewards = (0.0,) * len(vote.answers) if filtered else vote_rewards(vote, reward)
+    rewards, filtered = rule.apply(vote)
     if truth is None:
         return GroupVote(vote, rewards=rewards, filtered=filtered)
     gold = str(truth)

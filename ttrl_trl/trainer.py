@@ -43,7 +43,7 @@ from ttrl_trl.label_history import LabelHistory, prompt_key
 from ttrl_trl.model_card import write_ttrl_model_card
 from ttrl_trl.rewards import VoteReward, majority_vote_reward
 from ttrl_trl.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
-from ttrl_trl.vote_rewards import answer_entropy
+from ttrl_trl.vote_rewards import RewardRule, answer_entropy
 from ttrl_trl.voting import extract_answer
 
 logger = logging.get_logger(__name__)
@@ -110,6 +110,7 @@ class TTRLTrainer(GRPOTrainer):
         self._batch_ground_truth: list[Any] = []
         self._trm_noop_noted = False
         self._label_history = LabelHistory()
+        self._reward_rule = RewardRule.from_config(args)  # vote_reward and its consensus band
         if args.benchmark_eval_enabled:
             self._add_benchmark_eval(benchmark_dataset)
 
@@ -224,7 +225,7 @@ class TTRLTrainer(GRPOTrainer):
             rank=self.accelerator.process_index,
             world_size=self.accelerator.num_processes,
             gather=gather_object,
-            vote=self._vote_group,
+            vote=partial(vote_group, rule=self._reward_rule),
         )
         drawn = [
             [(ids[i], None if lps is None else lps[i]) for ids, lps in candidates] for i in range(len(prompt_ids))
@@ -257,9 +258,7 @@ class TTRLTrainer(GRPOTrainer):
             vote_until_settled,
             confidence=self.args.vote_stop_confidence,
             max_votes=self.args.n_votes_per_prompt,
-            reward=self.args.vote_reward,
-            min_majority_ratio=self.args.min_majority_ratio,
-            max_majority_ratio=self.args.max_majority_ratio,
+            rule=self._reward_rule,
         )
         final: dict[int, GroupVote] = {}
         while True:
@@ -298,11 +297,6 @@ class TTRLTrainer(GRPOTrainer):
         truths = [t for rank_truths in gather_object([list(self._batch_ground_truth)]) for t in rank_truths]
         truths = truths[::num_generations]
         return truths if truths and all(t is not None for t in truths) else None
-
-    def _vote_group(self, answers: list[str | None], truth: Any) -> GroupVote:
-        """One group's vote with this run's reward option and consensus band (see ``vote_group``)."""
-        args = self.args
-        return vote_group(answers, truth, args.vote_reward, args.min_majority_ratio, args.max_majority_ratio)
 
     def _rounds_per_call(self, rounds: int) -> int:
         """Vote rounds per generation call: the user's ``vote_rounds_per_call``, else all for vLLM, 1 otherwise."""

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
 from ttrl_trl.voting import VoteResult
 
@@ -50,6 +52,25 @@ def vote_rewards(vote: VoteResult, kind: str = "majority") -> tuple[float, ...]:
 def outside_band(ratio: float, min_ratio: float = 0.0, max_ratio: float = 1.0) -> bool:
     """Whether a prompt's majority ratio falls outside the (inclusive) consensus band."""
     return ratio < min_ratio or ratio > max_ratio
+
+
+@dataclass(frozen=True)
+class RewardRule:
+    """How a decided vote becomes per-vote rewards: ``TTRLConfig.vote_reward`` and its consensus band."""
+
+    kind: str = "majority"
+    min_majority_ratio: float = 0.0
+    max_majority_ratio: float = 1.0
+
+    @classmethod
+    def from_config(cls, args: Any) -> RewardRule:
+        return cls(args.vote_reward, args.min_majority_ratio, args.max_majority_ratio)
+
+    def apply(self, vote: VoteResult) -> tuple[tuple[float, ...], bool]:
+        """(one reward per vote, whether the prompt fell outside the band and so got 0 everywhere)."""
+        if outside_band(vote.ratio, self.min_majority_ratio, self.max_majority_ratio):
+            return (0.0,) * len(vote.answers), True
+        return vote_rewards(vote, self.kind), False
 
 
 def answer_entropy(vote: VoteResult) -> float:
