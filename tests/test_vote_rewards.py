@@ -93,7 +93,15 @@ def test_label_flip_rate_over_a_sequence_of_votes_and_a_resume(tmp_path) -> None
     assert resumed.update(["a", "b", "c"], votes) == pytest.approx(1 / 3)
     # The equivalent form alone (the old string no longer voted) is counted as a flip: the documented over-count.
     assert resumed.update(["a"], [vote_on_answers(["2.0"])]) == 1.0
+
     assert not LabelHistory().load(tmp_path / "nowhere")
+
+
+def test_a_label_written_in_unicode_is_compared_in_the_votes_normalised_form() -> None:
+    history = LabelHistory()
+    history.update(["a"], [vote_on_answers(["\u22123", "\u22123"])])  # U+2212 minus: the label reads "-3"
+    # "-3.0" now leads, but the old answer is still voted (as U+2212 3) in the winning cluster: no flip.
+    assert history.update(["a"], [vote_on_answers(["\u22123", "-3.0", "-3.0"])]) == 0.0
 
 
 def test_the_config_refuses_bad_options_naming_the_field(tmp_path) -> None:

@@ -20,6 +20,7 @@ round at a time for the prompts that have not settled, up to ``n_votes_per_promp
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,13 +38,12 @@ def leader_confidence(leader: int, runner_up: int) -> float:
 
 
 def top_two_counts(vote: VoteResult) -> tuple[int, int]:
-    """Sizes of the two largest answer clusters of a vote (0 where there is none); no-answers excluded."""
-    leader = sum(vote.matches)
-    if leader == 0:
-        return 0, 0
-    rest = [a for a, matched in zip(vote.answers, vote.matches) if not matched and a is not None]
-    runner_up = sum(vote_on_answers(rest).matches) if rest else 0
-    return leader, runner_up
+    """Sizes of the two largest answer clusters of a vote (0 where there is none); no-answers excluded.
+
+    Read from the vote's own clusters: no answer is compared again.
+    """
+    sizes = sorted(Counter(c for c in vote.clusters if c is not None).values(), reverse=True) + [0, 0]
+    return sizes[0], sizes[1]
 
 
 def is_settled(vote: VoteResult, confidence: float) -> bool:

@@ -4,7 +4,7 @@ A label-free collapse signal: while TTRL sharpens the policy, a prompt's majorit
 settle. A flip rate that stays high means the labels are noise; one that drops to 0 while
 ``ttrl/answer_entropy`` also drops to 0 means the policy has locked its answers in (right or
 wrong). The history is keyed by a digest of the prompt's token ids and holds, per prompt, the
-last label and the strings that were in its winning cluster.
+last label (as the vote normalised it).
 
 Equivalence without a new math-verify call: a label counts as *unchanged* when the new label is
 the same string as the old one, or when the old label's string was voted again and landed in
@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ttrl_trl.unicode_math import normalize_math_text
 from ttrl_trl.voting import VoteResult
 
 STATE_FILE = "ttrl_label_history.json"
@@ -71,4 +72,8 @@ def _flipped(previous: str | None, vote: VoteResult) -> bool:
         return False
     if previous is None or vote.label is None:
         return True
-    return not any(match and answer.strip() == previous for answer, match in zip(vote.answers, vote.matches))
+    # Labels are the vote's normalised spellings: compare the answers in the same form.
+    return not any(
+        match and answer is not None and normalize_math_text(answer) == previous
+        for answer, match in zip(vote.answers, vote.matches)
+    )
