@@ -20,7 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 
-def _timed_out_vote(answers, truth=None):
+def timed_out_vote(answers, truth=None):
     """A rank whose every comparison times out: only identical strings cluster together."""
     from ttrl_trl.group_vote import GroupVote
     from ttrl_trl.voting import VoteResult
@@ -86,7 +86,7 @@ def install_recorders(record_dir: Path) -> None:
 
     def timing_out_decide(*args, rank, **kwargs):
         if timeout_rank is not None and rank == int(timeout_rank):
-            kwargs["vote"] = _timed_out_vote
+            kwargs["vote"] = timed_out_vote
         return decide(*args, rank=rank, **kwargs)
 
     calculate = trainer_cls._calculate_rewards

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 import trl.generation.vllm_generation as vllm_generation
+from mp_train import timed_out_vote
 
 from ttrl_trl.group_vote import (
-    GroupVote,
     answers_by_group,
     decide_group_votes,
     group_answers,
@@ -18,7 +18,7 @@ from ttrl_trl.group_vote import (
     vote_group,
 )
 from ttrl_trl.trainer import repeat_slots, split_rounds
-from ttrl_trl.voting import VoteResult, answers_equivalent
+from ttrl_trl.voting import answers_equivalent
 
 
 def test_groups_are_dealt_round_robin() -> None:
@@ -39,14 +39,6 @@ def test_vote_group_grades_against_the_gold_answer_for_metrics() -> None:
     assert result.vote.label == "0.5" and result.vote.matches == [True, True, False, False]
     assert result.correct == (True, True, False, False) and result.label_correct is True
     assert vote_group(["3"]).correct is None
-
-
-def _timed_out_vote(answers, truth=None) -> GroupVote:
-    """What a rank whose every math-verify comparison timed out would decide: only identical strings agree."""
-    counts = Counter(a for a in answers if a is not None)
-    label = max(counts, key=lambda a: (counts[a], -answers.index(a))) if counts else None
-    matches = [a is not None and a == label for a in answers]
-    return GroupVote(VoteResult(label, matches, list(answers), sum(matches) / len(answers)))
 
 
 def _run_ranks(world_size: int, body) -> list:
@@ -80,7 +72,7 @@ def test_a_timeout_on_one_rank_cannot_split_a_group_between_two_labels() -> None
     truths = ["0.5", "7"]
 
     def body(rank, gather):
-        vote = _timed_out_vote if rank == 1 else vote_group
+        vote = timed_out_vote if rank == 1 else vote_group
         return decide_group_votes(
             answers_by_group(rounds, 2), truths, rank=rank, world_size=2, gather=gather, vote=vote
         )
@@ -88,7 +80,7 @@ def test_a_timeout_on_one_rank_cannot_split_a_group_between_two_labels() -> None
     # Each rank voting on its own would disagree on group 0 (label 1/2 vs 0.5) and group 1 (7 vs 7 with 7.0 apart).
     assert (
         vote_group(group_answers(rounds, 1, 2)).vote.matches
-        != _timed_out_vote(group_answers(rounds, 1, 2)).vote.matches
+        != timed_out_vote(group_answers(rounds, 1, 2)).vote.matches
     )
     rank0, rank1 = _run_ranks(2, body)
     assert rank0 == rank1  # every rank rewards against the very same labels and matches

@@ -179,9 +179,10 @@ class TTRLTrainer(GRPOTrainer):
         mode = "train" if self.model.training else "eval"
         adaptive = mode == "train" and self.args.vote_stop_confidence is not None
         draw = self._draw_adaptive_vote if adaptive else self._draw_full_vote
-        drawn, votes, tokens = draw(prompt_ids, images, multimodal_fields, num_generations, has_tool_images)
+        truths, keys = self._group_context(prompt_ids, num_generations)
+        drawn, votes, tokens = draw(prompt_ids, images, multimodal_fields, num_generations, has_tool_images, truths)
         self._log_vote_metrics(mode, votes, tokens, sum(len(slot) for slot in drawn))
-        self._log_label_flips(mode, votes, prompt_ids, num_generations)
+        self._log_label_flips(mode, votes, keys)
 
         local_size = len(prompt_ids)
         offset = self.accelerator.process_index * local_size
@@ -205,7 +206,7 @@ class TTRLTrainer(GRPOTrainer):
         ]
         return completion_ids, logprobs
 
-    def _draw_full_vote(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images):
+    def _draw_full_vote(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images, truths):
         """All ``vote_rounds`` rounds for every slot, then one vote per group across ranks.
 
         Returns ``(drawn, votes, tokens)``: ``drawn[i]`` is local slot ``i``'s (completion_ids,
@@ -221,7 +222,7 @@ class TTRLTrainer(GRPOTrainer):
         answers_per_round = [[a for rank_answers in per_rank for a in rank_answers[r]] for r in range(rounds)]
         votes = decide_group_votes(
             answers_by_group(answers_per_round, num_generations),
-            self._group_truths(num_generations),
+            truths,
             rank=self.accelerator.process_index,
             world_size=self.accelerator.num_processes,
             gather=gather_object,
@@ -232,7 +233,7 @@ class TTRLTrainer(GRPOTrainer):
         ]
         return drawn, votes, sum(len(c) for ids, _ in candidates for c in ids)
 
-    def _draw_adaptive_vote(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images):
+    def _draw_adaptive_vote(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images, truths):
         """The trained round for every slot, then one round at a time for the groups not settled yet.
 
         After each round every pending group is voted on once across ranks
@@ -252,7 +253,6 @@ class TTRLTrainer(GRPOTrainer):
         drawn = [[(ids[i], None if logprobs is None else logprobs[i])] for i in range(size)]
         answers = [[a] for a in map(extract_answer, self._decode(ids))]
         tokens = sum(map(len, ids))
-        truths = self._group_truths(num_generations)
         num_groups = world * size // num_generations
         decide = partial(
             vote_until_settled,
@@ -292,11 +292,13 @@ class TTRLTrainer(GRPOTrainer):
     def _decode(self, ids: list) -> list[str]:
         return self.processing_class.batch_decode(ids, skip_special_tokens=True)
 
-    def _group_truths(self, num_generations: int) -> list[Any] | None:
-        """One gold answer per global group (metrics only), or None if any is missing."""
-        truths = [t for rank_truths in gather_object([list(self._batch_ground_truth)]) for t in rank_truths]
-        truths = truths[::num_generations]
-        return truths if truths and all(t is not None for t in truths) else None
+    def _group_context(self, prompt_ids, num_generations: int) -> tuple[list[Any] | None, list[str]]:
+        """Per global group, in one gather: its gold answer (metrics only; None if any group lacks one) and
+        the digest of its prompt (for ``ttrl/label_flip_rate``)."""
+        local = list(zip(self._batch_ground_truth, map(prompt_key, prompt_ids), strict=True))
+        groups = [slot for rank_slots in gather_object([local]) for slot in rank_slots][::num_generations]
+        truths = [truth for truth, _ in groups]
+        return (truths if truths and all(t is not None for t in truths) else None), [key for _, key in groups]
 
     def _rounds_per_call(self, rounds: int) -> int:
         """Vote rounds per generation call: the user's ``vote_rounds_per_call``, else all for vLLM, 1 otherwise."""
@@ -355,11 +357,10 @@ class TTRLTrainer(GRPOTrainer):
         metrics["ttrl/reward_accuracy"].append(_mean(m == c for v in votes for m, c in zip(v.vote.matches, v.correct)))
         metrics["ttrl/rollout_accuracy"].append(_mean(c for v in votes for c in v.correct))
 
-    def _log_label_flips(self, mode: str, votes: Sequence[GroupVote], prompt_ids, num_generations: int) -> None:
+    def _log_label_flips(self, mode: str, votes: Sequence[GroupVote], keys: list[str]) -> None:
         """``ttrl/label_flip_rate`` over the training prompts voted before (same value on every rank)."""
         if mode != "train":
             return
-        keys = gather_object([prompt_key(ids) for ids in prompt_ids])[::num_generations]
         rate = self._label_history.update(keys, [v.vote for v in votes])
         if rate is not None:
             self._metrics[mode]["ttrl/label_flip_rate"].append(rate)
