@@ -5,7 +5,7 @@ steps (which make it more self-consistent). At each stage:
 
 1. draw the full ``--n_votes`` samples for ``--problems`` held-out problems (temperature 1.0, the
    policy TTRL samples from), in rounds of ``--round_size`` as the trainer draws them;
-2. replay the stop rule of ``ttrl_trl.adaptive_vote`` on those very samples for every ``--confidences``
+2. replay the stop rule of ``ttrl_trl.vote.adaptive`` on those very samples for every ``--confidences``
    value: the label it would have taken, and how many votes it would have drawn;
 3. report, per C, the share of problems whose label agrees with the full vote's (equivalent answers,
    or both without a label) and the share of vote-only completions saved
@@ -33,15 +33,15 @@ from step_timing import median_step_time, paired_ratio
 from transformers import AutoModelForCausalLM, AutoTokenizer
 from trl import GRPOConfig, GRPOTrainer
 
-from ttrl_trl.adaptive_vote import replay_stop_rule
-from ttrl_trl.config import TTRLConfig
 from ttrl_trl.data import build_prompt, load_problems
 from ttrl_trl.demo.task import problem_text, split_pairs, write_problems
 from ttrl_trl.demo.warmup import warm_up
-from ttrl_trl.rewards import majority_vote_reward
 from ttrl_trl.tiny import CPU_TRAINING_ARGS, build_tiny_model
-from ttrl_trl.trainer import TTRLTrainer
-from ttrl_trl.voting import answers_equivalent, extract_answer, vote_on_answers
+from ttrl_trl.training.config import TTRLConfig
+from ttrl_trl.training.rewards import majority_vote_reward
+from ttrl_trl.training.trainer import TTRLTrainer
+from ttrl_trl.vote.adaptive import replay_stop_rule
+from ttrl_trl.vote.voting import answers_equivalent, extract_answer, vote_on_answers
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -43,11 +43,11 @@ from step_timing import median_step_time, paired_ratio
 from transformers import AutoConfig, AutoModelForCausalLM, TrainerCallback
 from trl import GRPOConfig, GRPOTrainer
 
-from ttrl_trl.config import TTRLConfig
-from ttrl_trl.rewards import majority_vote_reward
 from ttrl_trl.tiny import CPU_TRAINING_ARGS, build_char_tokenizer
-from ttrl_trl.trainer import TTRLTrainer
-from ttrl_trl.voting import majority_vote
+from ttrl_trl.training.config import TTRLConfig
+from ttrl_trl.training.rewards import majority_vote_reward
+from ttrl_trl.training.trainer import TTRLTrainer
+from ttrl_trl.vote.voting import majority_vote
 
 SHAPE_CONFIG = Path(__file__).resolve().parent / "shapes" / "Qwen2.5-Math-1.5B.json"
 GIB = 1024**3

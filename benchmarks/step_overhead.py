@@ -27,9 +27,9 @@ from pathlib import Path
 from step_timing import base_config, median_step_time, paired_ratio, parse_benchmark_args, tiny_model, write_report
 from trl import GRPOConfig, GRPOTrainer
 
-from ttrl_trl.config import TTRLConfig
-from ttrl_trl.rewards import majority_vote_reward
-from ttrl_trl.trainer import TTRLTrainer
+from ttrl_trl.training.config import TTRLConfig
+from ttrl_trl.training.rewards import majority_vote_reward
+from ttrl_trl.training.trainer import TTRLTrainer
 
 
 def main() -> None:

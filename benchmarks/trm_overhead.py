@@ -22,8 +22,8 @@ from pathlib import Path
 
 from step_timing import base_config, median_step_time, paired_ratio, parse_benchmark_args, tiny_model, write_report
 
-from ttrl_trl.config import TTRLConfig
-from ttrl_trl.trainer import TTRLTrainer
+from ttrl_trl.training.config import TTRLConfig
+from ttrl_trl.training.trainer import TTRLTrainer
 
 TRM_ON = {"trm_delta_max": 2.0, "trm_delta_avg": 0.05}
 

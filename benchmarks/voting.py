@@ -153,7 +153,7 @@ def per_call_ms(repeats: int) -> dict[str, float]:
     from math_verify import parse, verify
     from math_verify.parser import parse_expr_cached, parse_latex_cached
 
-    from ttrl_trl import voting
+    from ttrl_trl.vote import voting
 
     def math_verify_call(a: str, b: str) -> bool:
         return verify(parse("\\boxed{" + a + "}"), parse("\\boxed{" + b + "}"))
@@ -186,7 +186,7 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from ttrl_trl import voting
+    from ttrl_trl.vote import voting
 
     rng = random.Random(args.seed)
     problems = [build_problem(rng, args.n, args.chars) for _ in range(max(args.repeats, args.baseline_repeats))]

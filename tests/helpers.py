@@ -12,9 +12,9 @@ from typing import Any
 
 from datasets import Dataset
 
-from ttrl_trl.config import TTRLConfig
 from ttrl_trl.data import build_prompt
 from ttrl_trl.tiny import CPU_TRAINING_ARGS
+from ttrl_trl.training.config import TTRLConfig
 
 
 def toy_dataset(num_problems: int = 4, answers: list[str] | None = None) -> Dataset:

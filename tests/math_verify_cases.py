@@ -54,7 +54,7 @@ def skip_reason(case: dict) -> str | None:
     if case["math_verify_with_our_options"] != case["expected"]:
         changed = ", ".join(f"{k}={case[k]}" for k, v in OUR_OPTIONS.items() if case[k] != v)
         return f"upstream's verdict holds only with its own options ({changed})"
-    from ttrl_trl.voting import BARE_ANSWER_CHARS, FALLBACK_TAIL_CHARS
+    from ttrl_trl.vote.voting import BARE_ANSWER_CHARS, FALLBACK_TAIL_CHARS
 
     text = case["pred"]
     if len(text.strip()) > BARE_ANSWER_CHARS and "boxed" not in text:
@@ -107,7 +107,7 @@ def vendor(repo: Path, commit: str | None = None) -> dict:
 
 
 def our_verdict(case: dict) -> bool:
-    from ttrl_trl.voting import extract_answer, is_correct
+    from ttrl_trl.vote.voting import extract_answer, is_correct
 
     return is_correct(extract_answer(case["pred"]), extract_answer(case["gold"]))
 
@@ -134,8 +134,8 @@ def direction_rules(cases: list[dict]) -> dict[str, tuple[int, int]]:
     on our extracted answers: the figures quoted in ``answers_equivalent``'s docstring."""
     from math_verify import verify
 
-    from ttrl_trl.math_verify_worker import _parse_answer
-    from ttrl_trl.voting import _clean, extract_answer
+    from ttrl_trl.vote.math_verify_worker import _parse_answer
+    from ttrl_trl.vote.voting import _clean, extract_answer
 
     verdicts = []
     for case in cases:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 def timed_out_vote(answers, truth=None):
     """A rank whose every comparison times out: only identical strings cluster together."""
-    from ttrl_trl.group_vote import GroupVote
-    from ttrl_trl.voting import VoteResult
+    from ttrl_trl.vote.group_vote import GroupVote
+    from ttrl_trl.vote.voting import VoteResult
 
     counts = Counter(a for a in answers if a is not None)
     label = max(counts, key=lambda a: (counts[a], -answers.index(a))) if counts else None
@@ -34,8 +34,8 @@ def timed_out_vote(answers, truth=None):
 def install_recorders(record_dir: Path) -> None:
     import torch.distributed as dist
 
-    from ttrl_trl import trainer as trainer_module
-    from ttrl_trl.voting import extract_answer
+    from ttrl_trl.training import trainer as trainer_module
+    from ttrl_trl.vote.voting import extract_answer
 
     trainer_cls = trainer_module.TTRLTrainer
     calls = {"n": 0}

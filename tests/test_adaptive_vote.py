@@ -11,16 +11,16 @@ import trl
 from helpers import ScriptedGenerator, tiny_config, toy_dataset
 from transformers import AutoTokenizer
 
-from ttrl_trl.adaptive_vote import (
+from ttrl_trl.training.trainer import TTRLTrainer
+from ttrl_trl.vote.adaptive import (
     is_settled,
     leader_confidence,
     replay_stop_rule,
     top_two_counts,
     vote_until_settled,
 )
-from ttrl_trl.trainer import TTRLTrainer
-from ttrl_trl.vote_rewards import RewardRule
-from ttrl_trl.voting import answers_equivalent, extract_answer, majority_vote, vote_on_answers
+from ttrl_trl.vote.rewards import RewardRule
+from ttrl_trl.vote.voting import answers_equivalent, extract_answer, majority_vote, vote_on_answers
 
 
 def _beta_tail_numerically(a: int, b: int, steps: int = 200_000) -> float:

@@ -16,10 +16,10 @@ import pytest
 import torch
 from helpers import cli_error, tiny_config, toy_dataset
 
-from ttrl_trl import benchmark_eval
-from ttrl_trl.benchmark_eval import benchmark_metrics, grade_problem, preserved_rng, rank_slice
-from ttrl_trl.config import TTRLConfig
 from ttrl_trl.train import main as train_main
+from ttrl_trl.training import benchmark_eval
+from ttrl_trl.training.benchmark_eval import benchmark_metrics, grade_problem, preserved_rng, rank_slice
+from ttrl_trl.training.config import TTRLConfig
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = REPO / "recipes" / "tiny" / "ttrl" / "aime24.yaml"
@@ -87,7 +87,7 @@ def test_tiny_recipe_logs_the_benchmark_that_evaluate_reproduces(tiny_model_path
 def test_best_checkpoint_is_the_one_with_the_best_logged_metric(tiny_model_path, tmp_path, monkeypatch):
     """save_strategy=best + load_best_model_at_end: a checkpoint only when benchmark/pass@1 improves, and the
     trainer ends on the best weights."""
-    from ttrl_trl.trainer import TTRLTrainer
+    from ttrl_trl.training.trainer import TTRLTrainer
 
     scripted = iter([0.2, 0.6, 0.4])
     evaluated_steps = []

@@ -88,8 +88,8 @@ def _probe(argv: list[str]) -> None:
     """Run the CLI on this rank and write what it really ran with to ``<output_dir>/probe-rank<r>.json``."""
     import torch
 
-    from ttrl_trl import trainer as trainer_module
     from ttrl_trl.train import main
+    from ttrl_trl.training import trainer as trainer_module
 
     original_train = trainer_module.TTRLTrainer.train
 

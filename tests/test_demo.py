@@ -9,7 +9,7 @@ import pytest
 
 from ttrl_trl.demo.run import main
 from ttrl_trl.demo.task import ALL_PAIRS, solution_text, split_pairs, write_problems
-from ttrl_trl.voting import extract_answer
+from ttrl_trl.vote.voting import extract_answer
 
 # A model small enough that warm-up, two evaluations and TTRL take seconds.
 TINY = [

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from ttrl_trl.voting import answers_equivalent, extract_answer, is_correct, majority_vote, vote_on_answers
+from ttrl_trl.vote.voting import answers_equivalent, extract_answer, is_correct, majority_vote, vote_on_answers
 
 
 def _equivalent_both_ways(a: str, b: str) -> bool:
@@ -238,7 +238,7 @@ def test_math_verify_compares_plain_numbers_the_same_both_ways() -> None:
 
     from math_verify import verify
 
-    from ttrl_trl.math_verify_worker import _parse_answer
+    from ttrl_trl.vote.math_verify_worker import _parse_answer
 
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     parsed = {text: _parse_answer(text) for text in NUMBERS}

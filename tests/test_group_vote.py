@@ -10,15 +10,15 @@ import pytest
 import trl.generation.vllm_generation as vllm_generation
 from mp_train import timed_out_vote
 
-from ttrl_trl.group_vote import (
+from ttrl_trl.training.trainer import repeat_slots, split_rounds
+from ttrl_trl.vote.group_vote import (
     answers_by_group,
     decide_group_votes,
     group_answers,
     groups_of_rank,
     vote_group,
 )
-from ttrl_trl.trainer import repeat_slots, split_rounds
-from ttrl_trl.voting import answers_equivalent
+from ttrl_trl.vote.voting import answers_equivalent
 
 
 def test_groups_are_dealt_round_robin() -> None:

@@ -11,10 +11,10 @@ import trl
 from helpers import tiny_config, toy_dataset
 from transformers import AutoTokenizer
 
-from ttrl_trl.group_vote import GroupVote
-from ttrl_trl.label_history import STATE_FILE
-from ttrl_trl.trainer import TTRLTrainer
-from ttrl_trl.voting import vote_on_answers
+from ttrl_trl.training.trainer import TTRLTrainer
+from ttrl_trl.vote.group_vote import GroupVote
+from ttrl_trl.vote.label_history import STATE_FILE
+from ttrl_trl.vote.voting import vote_on_answers
 
 
 class TaggedGenerator:
@@ -64,7 +64,7 @@ def test_majority_is_the_old_reward_bit_for_bit(build, monkeypatch):
     for old in (False, True):
         if old:  # the reward as it was computed before vote_reward existed: straight from the vote's matches
             monkeypatch.setattr(
-                "ttrl_trl.trainer.vote_group",
+                "ttrl_trl.training.trainer.vote_group",
                 lambda answers, truth, rule: GroupVote(
                     vote_on_answers(answers),
                     rewards=tuple(1.0 if m else 0.0 for m in vote_on_answers(answers).matches),

@@ -12,7 +12,7 @@ import json
 import pytest
 from math_verify_cases import CASES_FILE, load_cases, skip_reason
 
-from ttrl_trl.voting import extract_answer, is_correct
+from ttrl_trl.vote.voting import extract_answer, is_correct
 
 SKIPPED = {
     "test_all::test_complex_math_expressions[7]": "options",  # precision=2

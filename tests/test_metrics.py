@@ -6,7 +6,7 @@ from math import comb
 
 import pytest
 
-from ttrl_trl.metrics import avg_at_k, maj_at_k, majority_outcome, no_answer_rate, pass_at_k, summarize
+from ttrl_trl.evaluation.metrics import avg_at_k, maj_at_k, majority_outcome, no_answer_rate, pass_at_k, summarize
 
 
 def _record(answers: list[str | None], gold: str) -> dict:

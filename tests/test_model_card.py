@@ -19,7 +19,7 @@ def _trained_folder(tiny_model_path: Path, out: Path, base_name: str) -> Path:
 
     No training step is needed for the card; ``base_name`` stands for where the weights came from.
     """
-    from ttrl_trl.trainer import TTRLTrainer
+    from ttrl_trl.training.trainer import TTRLTrainer
 
     args = tiny_config(out, lr_scheduler_type="constant")
     trainer = TTRLTrainer(model=str(tiny_model_path), args=args, train_dataset=toy_dataset(2, answers=["1", "2"]))

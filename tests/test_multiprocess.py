@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ttrl_trl.voting import answers_equivalent, extract_answer, vote_on_answers
+from ttrl_trl.vote.voting import answers_equivalent, extract_answer, vote_on_answers
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ttrl_trl.config import TTRLConfig
 from ttrl_trl.data import DEFAULT_SYSTEM_PROMPT
 from ttrl_trl.train import UsageError, parse_args
+from ttrl_trl.training.config import TTRLConfig
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted((REPO / "recipes").rglob("*.yaml"))

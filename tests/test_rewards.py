@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ttrl_trl.rewards import REWARD_NAME, VoteReward, completion_text, majority_vote_reward
+from ttrl_trl.training.rewards import REWARD_NAME, VoteReward, completion_text, majority_vote_reward
 
 PROMPT_A = "What is 7/2?"
 PROMPT_B = "What is 2+2?"

@@ -155,7 +155,7 @@ class _TrainerReached(Exception):
 @pytest.fixture
 def trainer_inputs(monkeypatch: pytest.MonkeyPatch) -> dict:
     """Replace TTRLTrainer with a recorder, so a test sees what training would get without training."""
-    import ttrl_trl.trainer
+    import ttrl_trl.training.trainer
 
     seen: dict = {}
 
@@ -163,7 +163,7 @@ def trainer_inputs(monkeypatch: pytest.MonkeyPatch) -> dict:
         seen.update(kwargs)
         raise _TrainerReached
 
-    monkeypatch.setattr(ttrl_trl.trainer, "TTRLTrainer", record)
+    monkeypatch.setattr(ttrl_trl.training.trainer, "TTRLTrainer", record)
     return seen
 
 

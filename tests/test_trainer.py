@@ -11,8 +11,8 @@ import trl
 from helpers import ScriptedGenerator, tiny_config, toy_dataset
 from transformers import AutoTokenizer
 
-from ttrl_trl.trainer import TTRLTrainer
-from ttrl_trl.voting import answers_equivalent, extract_answer, majority_vote
+from ttrl_trl.training.trainer import TTRLTrainer
+from ttrl_trl.vote.voting import answers_equivalent, extract_answer, majority_vote
 
 
 class RewardSpy:
@@ -44,7 +44,7 @@ def scripted(monkeypatch, tiny_model_path, tmp_path):
         generator = ScriptedGenerator(tokenizer, seed=seed)
         monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", _patch_generator(generator))
         spy = RewardSpy()
-        from ttrl_trl.rewards import majority_vote_reward
+        from ttrl_trl.training.rewards import majority_vote_reward
 
         overrides.setdefault("reward_weights", [1.0, 0.0])
         args = tiny_config(tmp_path / f"out-{seed}", **overrides)
@@ -200,7 +200,7 @@ def test_weights_and_processing_classes_may_list_only_the_extras(tiny_model_path
     assert trainer.reward_weights.tolist() == [1.0, 0.5]
     assert trainer.reward_processing_classes[1] is tokenizer and len(trainer.reward_processing_classes) == 2
     # Given in the user's own order, with the vote reward named anywhere: reordered with it.
-    from ttrl_trl.rewards import majority_vote_reward
+    from ttrl_trl.training.rewards import majority_vote_reward
 
     trainer = TTRLTrainer(
         model=str(tiny_model_path),
@@ -236,7 +236,7 @@ def test_an_extra_reward_returning_none_everywhere_is_warned_about(monkeypatch, 
         processing_class=tokenizer,
     )
     warnings = []
-    monkeypatch.setattr("ttrl_trl.trainer.trl_grpo_logger.warning", lambda message, *a, **k: warnings.append(message))
+    monkeypatch.setattr("ttrl_trl.training.trainer.trl_grpo_logger.warning", lambda message, *a, **k: warnings.append(message))
     trainer.train()
     # TRL's own words, on TRL's logger, as a plain GRPOTrainer would warn.
     assert any(w.startswith("All reward functions returned None for the following kwargs:") for w in warnings)
@@ -273,7 +273,7 @@ def test_vote_rounds_per_call_below_one_is_refused(tmp_path):
 
 def test_processes_that_accelerate_does_not_see_are_refused(monkeypatch):
     """Launched as 2 (WORLD_SIZE) but run by accelerate as 1 of 1: each would vote alone, so it stops at once."""
-    from ttrl_trl.trainer import _check_world_size
+    from ttrl_trl.training.trainer import _check_world_size
 
     monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(RuntimeError, match="2 processes were launched .* as 1 of 1"):

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from ttrl_trl.trm import (
+from ttrl_trl.training.trm import (
     exact_token_kl,
     trm_batch_metrics,
     trm_error_bounds,

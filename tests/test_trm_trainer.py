@@ -8,7 +8,7 @@ import trl
 from helpers import ScriptedGenerator, tiny_config, toy_dataset
 from transformers import AutoTokenizer
 
-from ttrl_trl.trainer import TTRLTrainer
+from ttrl_trl.training.trainer import TTRLTrainer
 
 LOSS_TYPES = ["grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", "luspo", "vespo"]
 
@@ -150,7 +150,7 @@ def test_on_policy_trm_is_a_noop_without_an_extra_forward_pass(monkeypatch, tiny
         trainer, "_get_per_token_logps_and_entropies", lambda *a, **k: forwards.append(1) or original(*a, **k)
     )
     warnings = []
-    monkeypatch.setattr("ttrl_trl.trainer.logger.warning", lambda message, *a, **k: warnings.append(message))
+    monkeypatch.setattr("ttrl_trl.training.trainer.logger.warning", lambda message, *a, **k: warnings.append(message))
     trainer.train()
     # One forward per optimiser step (the loss), none for pi_roll: TRL's own on-policy cost.
     assert len(forwards) == 2

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from ttrl_trl.group_vote import GroupVote, vote_group
-from ttrl_trl.label_history import STATE_FILE, LabelHistory
-from ttrl_trl.vote_rewards import RewardRule, answer_entropy, check_vote_reward_options, vote_rewards
-from ttrl_trl.voting import VoteResult, vote_on_answers
+from ttrl_trl.vote.group_vote import GroupVote, vote_group
+from ttrl_trl.vote.label_history import STATE_FILE, LabelHistory
+from ttrl_trl.vote.rewards import RewardRule, answer_entropy, check_vote_reward_options, vote_rewards
+from ttrl_trl.vote.voting import VoteResult, vote_on_answers
 
 # Two clusters of 2 tie (1/2 == 0.5 first, then 3); 7 alone; one no answer; one that cannot parse.
 ANSWERS = ["1/2", "3", "0.5", None, "3", "7", "}{"]

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from ttrl_trl import math_verify_worker, voting
-from ttrl_trl.voting import (
+from ttrl_trl.vote import math_verify_worker, voting
+from ttrl_trl.vote.voting import (
     VoteResult,
     answers_equivalent,
     extract_answer,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ttrl_trl.voting import extract_answer, is_correct, majority_vote
+from ttrl_trl.vote.voting import extract_answer, is_correct, majority_vote
 
 REQUIRED_RATE = {"aime24": 1.0, "amc": 1.0, "math500": 0.99}
 N_COMPLETIONS = 3

@@ -2,7 +2,7 @@
 
 The paper reports pass@1 as avg@16 at temperature 0.6, top-p 0.95 and 3072 new tokens; those
 are the defaults here. Prompts come from :mod:`ttrl_trl.data` and answers are extracted, voted
-and graded by :mod:`ttrl_trl.voting`, so an evaluation sees exactly what TTRL training sees.
+and graded by :mod:`ttrl_trl.vote.voting`, so an evaluation sees exactly what TTRL training sees.
 
 Command line (``ttrl-eval`` or ``python -m ttrl_trl.evaluate``)::
 

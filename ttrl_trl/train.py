@@ -17,11 +17,11 @@ from datasets import Dataset
 from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
 
-from ttrl_trl.benchmark_eval import load_benchmark
-from ttrl_trl.config import TTRLConfig
 from ttrl_trl.data import ANSWER_COLUMN_CANDIDATES, DEFAULT_SYSTEM_PROMPT, DatasetError, load_problems
 from ttrl_trl.options import unknown_option_message
 from ttrl_trl.paths import missing_path_error
+from ttrl_trl.training.benchmark_eval import load_benchmark
+from ttrl_trl.training.config import TTRLConfig
 
 
 @dataclass
@@ -196,7 +196,7 @@ def train(argv: list[str] | None = None) -> None:
     dataset, benchmark = load_training_dataset(script_args, training_args)
 
     # Imported late so that `--help` and data errors do not pay for torch + TRL's trainer import.
-    from ttrl_trl.trainer import TTRLTrainer
+    from ttrl_trl.training.trainer import TTRLTrainer
 
     training_args.model_init_kwargs = {
         **(training_args.model_init_kwargs or {}),

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttrl_trl.config import TTRLConfig
-from ttrl_trl.trainer import TTRLTrainer
+from ttrl_trl.training.config import TTRLConfig
+from ttrl_trl.training.trainer import TTRLTrainer
 
 
 @dataclass

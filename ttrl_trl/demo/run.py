@@ -7,7 +7,7 @@
    always;
 2. **evaluation** on held-out problems it never saw, with the project's evaluator
    (:func:`ttrl_trl.evaluate.evaluate`): pass@1 (avg@16) and maj@16;
-3. **TTRL** on those same problems with :class:`ttrl_trl.trainer.TTRLTrainer`. The trainer sees
+3. **TTRL** on those same problems with :class:`ttrl_trl.training.trainer.TTRLTrainer`. The trainer sees
    the ``answer`` column only to *log* label accuracy; its reward is agreement with the
    majority vote of the model's own samples;
 4. the same **evaluation** after.
@@ -76,7 +76,7 @@ class DemoConfig:
     beta: float = field(default=0.0, metadata={"help": "KL coefficient (0: no reference model)."})
     temperature: float = field(default=1.0, metadata={"help": "Rollout sampling temperature."})
     max_completion_length: int = field(default=32, metadata={"help": "Longest completion, in tokens (characters)."})
-    # Label-free reward options (TTRLConfig's, see ttrl_trl.vote_rewards). 'soft' chosen on seeds 100-102 by a
+    # Label-free reward options (TTRLConfig's, see ttrl_trl.vote.rewards). 'soft' chosen on seeds 100-102 by a
     # rule written down before any other seed ran (README, "Choosing the default"): the only option that met
     # the goal on one of them; plain majority met it on none.
     vote_reward: str = field(default="soft", metadata={"help": "'soft' (EMPO) or 'majority' (TTRL)."})
@@ -89,7 +89,7 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         # Bad options fail here, before the warm-up spends a minute.
-        from ttrl_trl.vote_rewards import check_vote_reward_options
+        from ttrl_trl.vote.rewards import check_vote_reward_options
 
         check_vote_reward_options(self.vote_reward, self.min_majority_ratio, self.max_majority_ratio)
 
@@ -162,10 +162,10 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
     """TTRL on the held-out problems, without their labels; returns the trainer's log history."""
     from transformers.trainer_callback import ProgressCallback
 
-    from ttrl_trl.config import TTRLConfig
     from ttrl_trl.data import load_problems
     from ttrl_trl.tiny import CPU_TRAINING_ARGS
-    from ttrl_trl.trainer import TTRLTrainer
+    from ttrl_trl.training.config import TTRLConfig
+    from ttrl_trl.training.trainer import TTRLTrainer
 
     dataset = load_problems(str(problems), system_prompt=None)  # columns: problem, prompt, answer (logs only)
     args = TTRLConfig(

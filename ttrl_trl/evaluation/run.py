@@ -10,10 +10,10 @@ from ttrl_trl.data import load_problems
 from ttrl_trl.evaluation.compare import format_compare_table, format_summary_table, load_summary, setting_mismatches
 from ttrl_trl.evaluation.config import EvalConfig, validate_config
 from ttrl_trl.evaluation.generation import GenerateFn, build_generate_fn
+from ttrl_trl.evaluation.metrics import summarize
 from ttrl_trl.evaluation.model_source import resolve_backend, resolve_model
 from ttrl_trl.evaluation.outputs import default_output_dir, run_settings, write_outputs
 from ttrl_trl.evaluation.resume import PARTIAL_FILE, chunk_size, generate_and_score
-from ttrl_trl.metrics import summarize
 
 
 def evaluate(config: EvalConfig, generate_fn: GenerateFn | None = None) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ttrl_trl.evaluation.config import EvalConfig
-from ttrl_trl.metrics import majority_outcome, problem_metrics
-from ttrl_trl.voting import extract_answer, is_correct
+from ttrl_trl.evaluation.metrics import majority_outcome, problem_metrics
+from ttrl_trl.vote.voting import extract_answer, is_correct
 
 
 def score_problem(row: Mapping[str, Any], texts: Sequence[str], config: EvalConfig) -> dict[str, Any]:

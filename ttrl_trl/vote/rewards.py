@@ -1,7 +1,7 @@
 """Per-vote rewards as a function of one prompt's vote, the consensus band, and the vote's entropy.
 
-Pure functions of a :class:`~ttrl_trl.voting.VoteResult`: they run on the rank that decides the
-vote (:mod:`ttrl_trl.group_vote`), so every rank receives the very same rewards through the
+Pure functions of a :class:`~ttrl_trl.vote.voting.VoteResult`: they run on the rank that decides the
+vote (:mod:`ttrl_trl.vote.group_vote`), so every rank receives the very same rewards through the
 existing all-gather, and none of them calls math-verify again (the vote's clusters already say
 which answers are equivalent).
 
@@ -32,7 +32,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from ttrl_trl.voting import VoteResult
+from ttrl_trl.vote.voting import VoteResult
 
 VOTE_REWARDS = ("majority", "soft")
 """The values ``TTRLConfig.vote_reward`` accepts."""

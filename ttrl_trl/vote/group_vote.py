@@ -8,7 +8,7 @@ cached) could give that rank another label than the others: one group scored aga
 labels. So group ``j`` is voted on by rank ``j % world_size`` alone, and the results (label,
 matches, ratio, and the ground-truth grades used only for metrics) are all-gathered. Every rank
 then holds the very same list by construction, and the CPU work is shared instead of repeated
-``world_size`` times. The per-vote rewards (:mod:`ttrl_trl.vote_rewards`: ``majority`` or
+``world_size`` times. The per-vote rewards (:mod:`ttrl_trl.vote.rewards`: ``majority`` or
 ``soft``, and the consensus band) are computed there too, so they travel with the vote.
 
 Layout. TRL's generation batch is laid out globally as consecutive blocks of ``num_generations``
@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ttrl_trl.vote_rewards import RewardRule, vote_rewards
-from ttrl_trl.voting import VoteResult, is_correct, vote_on_answers
+from ttrl_trl.vote.rewards import RewardRule, vote_rewards
+from ttrl_trl.vote.voting import VoteResult, is_correct, vote_on_answers
 
 Answers = list[str | None]
 MAJORITY = RewardRule()
@@ -46,7 +46,7 @@ class GroupVote:
     filtered: bool = False
     """The majority ratio fell outside the consensus band: every reward is 0 (zero advantage)."""
     settled: bool = True
-    """False only for an adaptive vote that wants another round (:mod:`ttrl_trl.adaptive_vote`)."""
+    """False only for an adaptive vote that wants another round (:mod:`ttrl_trl.vote.adaptive`)."""
 
     def __post_init__(self) -> None:
         if not self.rewards:

@@ -86,7 +86,7 @@ class _HelperClient:
             return self._proc
         self._proc = None
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from ttrl_trl.math_verify_worker import _helper_main; _helper_main()"],
+            [sys.executable, "-c", "from ttrl_trl.vote.math_verify_worker import _helper_main; _helper_main()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=_helper_env(),
@@ -120,7 +120,7 @@ class _HelperClient:
 def _helper_env() -> dict[str, str]:
     """The parent's environment, with this package importable however the parent found it."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding ttrl_trl/
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
 
@@ -281,7 +281,7 @@ class _Grader:
 
     def equivalent(self, first: str, second: str, timeout_s: float) -> bool:
         """Symmetric: math-verify must accept both ``verify(first, second)`` and the reverse, each with
-        ``allow_set_relation_comp`` (why: ``ttrl_trl.voting.answers_equivalent``). The reverse only
+        ``allow_set_relation_comp`` (why: ``ttrl_trl.vote.voting.answers_equivalent``). The reverse only
         runs when the first direction accepts and one side is not a plain number: two numbers compare
         the same both ways (rounded alike; no direction differed on 3,081 pairs of numeric gold
         answers and their rewrites), and votes are mostly numbers."""

@@ -5,12 +5,12 @@ What changes relative to TRL's ``GRPOTrainer`` (everything else is TRL's own cod
 * ``_generate_single_turn``: draws the vote as ``n_votes_per_prompt // num_generations`` rounds
   through TRL's ordinary generation call (so vLLM colocate / server and transformers generation
   all work unchanged), decides each prompt group's vote once across all ranks
-  (:mod:`ttrl_trl.group_vote`), and returns, for every training slot, one of its ``rounds``
+  (:mod:`ttrl_trl.vote.group_vote`), and returns, for every training slot, one of its ``rounds``
   candidates picked at random. Only those go on to the forward passes; the extra vote-only
   completions are decoded and voted on, nothing more.
 * ``_calculate_rewards``: withholds the ground-truth column from every reward function (TRL
   passes every dataset column), so gold answers cannot leak into training. The vote reward
-  (:class:`~ttrl_trl.rewards.VoteReward`) reads the rewards the vote set; the inputs that
+  (:class:`~ttrl_trl.training.rewards.VoteReward`) reads the rewards the vote set; the inputs that
   callbacks and other reward functions see are left exactly as ``GRPOTrainer`` leaves them.
 * Trust Region Masking, when ``trm_delta_max`` / ``trm_delta_avg`` are set, goes through TRL's
   sequence-mask hook ``get_off_policy_mask``: TRL multiplies the per-token policy loss by the
@@ -36,15 +36,15 @@ from transformers.utils import logging
 from trl import GRPOTrainer
 from trl.trainer.grpo_trainer import logger as trl_grpo_logger
 
-from ttrl_trl.adaptive_vote import vote_until_settled
-from ttrl_trl.config import TTRLConfig
-from ttrl_trl.group_vote import GroupVote, answers_by_group, decide_group_votes, vote_group
-from ttrl_trl.label_history import LabelHistory, prompt_key
 from ttrl_trl.model_card import write_ttrl_model_card
-from ttrl_trl.rewards import VoteReward, majority_vote_reward
-from ttrl_trl.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
-from ttrl_trl.vote_rewards import RewardRule, answer_entropy
-from ttrl_trl.voting import extract_answer
+from ttrl_trl.training.config import TTRLConfig
+from ttrl_trl.training.rewards import VoteReward, majority_vote_reward
+from ttrl_trl.training.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
+from ttrl_trl.vote.adaptive import vote_until_settled
+from ttrl_trl.vote.group_vote import GroupVote, answers_by_group, decide_group_votes, vote_group
+from ttrl_trl.vote.label_history import LabelHistory, prompt_key
+from ttrl_trl.vote.rewards import RewardRule, answer_entropy
+from ttrl_trl.vote.voting import extract_answer
 
 logger = logging.get_logger(__name__)
 
@@ -115,9 +115,9 @@ class TTRLTrainer(GRPOTrainer):
             self._add_benchmark_eval(benchmark_dataset)
 
     def _add_benchmark_eval(self, benchmark: Any) -> None:
-        """Benchmark evaluation every ``benchmark_eval_steps`` (``ttrl_trl.benchmark_eval``); by default on the
+        """Benchmark evaluation every ``benchmark_eval_steps`` (``ttrl_trl.training.benchmark_eval``); by default on the
         training questions, as TTRL evaluates on the test set it adapts to."""
-        from ttrl_trl.benchmark_eval import BenchmarkEvalCallback
+        from ttrl_trl.training.benchmark_eval import BenchmarkEvalCallback
 
         if benchmark is None:
             self.add_callback(BenchmarkEvalCallback(self, self.train_dataset, self.args.ground_truth_column))
@@ -237,7 +237,7 @@ class TTRLTrainer(GRPOTrainer):
         """The trained round for every slot, then one round at a time for the groups not settled yet.
 
         After each round every pending group is voted on once across ranks
-        (:func:`~ttrl_trl.adaptive_vote.vote_until_settled`); a group is final when its leader is
+        (:func:`~ttrl_trl.vote.adaptive.vote_until_settled`); a group is final when its leader is
         ahead with posterior probability ``vote_stop_confidence`` or it has ``n_votes_per_prompt``
         votes. Each further round is one generation call over just the unsettled slots, with one
         sample per row (``num_generations=1``, so vLLM server mode keeps every row). Every rank makes

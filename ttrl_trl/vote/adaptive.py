@@ -24,9 +24,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ttrl_trl.group_vote import MAJORITY, Answers, GroupVote, grade_vote
-from ttrl_trl.vote_rewards import RewardRule
-from ttrl_trl.voting import VoteResult, vote_on_answers
+from ttrl_trl.vote.group_vote import MAJORITY, Answers, GroupVote, grade_vote
+from ttrl_trl.vote.rewards import RewardRule
+from ttrl_trl.vote.voting import VoteResult, vote_on_answers
 
 
 def leader_confidence(leader: int, runner_up: int) -> float:

@@ -4,8 +4,8 @@ The paper measures its models every 2 (verl) steps on the benchmark it adapts to
 problem at temperature 0.6, top-p 0.95. ``BenchmarkEvalCallback`` does the same every
 ``benchmark_eval_steps`` optimiser steps and at the last step:
 
-* prompts come from :mod:`ttrl_trl.data` and samples are graded by :mod:`ttrl_trl.voting` and
-  summarised by :func:`ttrl_trl.metrics.summarize`, the code behind ``ttrl_trl.evaluate``; the
+* prompts come from :mod:`ttrl_trl.data` and samples are graded by :mod:`ttrl_trl.vote.voting` and
+  summarised by :func:`ttrl_trl.evaluation.metrics.summarize`, the code behind ``ttrl_trl.evaluate``; the
   transformers path also samples as it does (same chunks, same per-chunk seeds, same settings), so
   an evaluation of a saved checkpoint with the same seed reproduces the logged figures;
 * generation uses the trainer's vLLM engine when it has one (colocate or server, with the
@@ -36,9 +36,9 @@ from transformers.trainer_utils import SaveStrategy
 
 from ttrl_trl.data import DatasetError, load_problems
 from ttrl_trl.evaluation.generation import chat_texts
+from ttrl_trl.evaluation.metrics import majority_outcome, summarize
 from ttrl_trl.evaluation.transformers_backend import decode_response, eos_ids_of, sampling_kwargs
-from ttrl_trl.metrics import majority_outcome, summarize
-from ttrl_trl.voting import extract_answer, is_correct
+from ttrl_trl.vote.voting import extract_answer, is_correct
 
 PREFIX = "benchmark/"
 

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ttrl_trl.unicode_math import normalize_math_text
-from ttrl_trl.voting import VoteResult
+from ttrl_trl.vote.unicode_math import normalize_math_text
+from ttrl_trl.vote.voting import VoteResult
 
 STATE_FILE = "ttrl_label_history.json"
 """Written into every checkpoint folder, so a resumed run keeps each prompt's last label."""

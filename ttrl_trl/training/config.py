@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
-from ttrl_trl.vote_rewards import VOTE_REWARDS, check_vote_reward_options
+from ttrl_trl.vote.rewards import VOTE_REWARDS, check_vote_reward_options
 
 # Loss types whose aggregation is computed from the completion mask alone, so that a sequence
 # zeroed by TRM stays in the normaliser (checked for TRL 1.16; a new TRL loss type is refused
@@ -22,7 +22,7 @@ TRM_SUPPORTED_LOSS_TYPES = ("grpo", "bnpo", "dr_grpo", "dapo", "cispo", "sapo", 
 
 @dataclass
 class TTRLConfig(GRPOConfig):
-    """Configuration of :class:`~ttrl_trl.trainer.TTRLTrainer`.
+    """Configuration of :class:`~ttrl_trl.training.trainer.TTRLTrainer`.
 
     Args:
         n_votes_per_prompt: completions sampled per prompt for the majority vote. The pseudo-label
@@ -49,7 +49,7 @@ class TTRLConfig(GRPOConfig):
             over its tokens of ``rho_t - 1 - log rho_t`` (k3 estimate of the token KL) exceeds this.
             ``None`` turns the criterion off. With both off the loss is TRL's, bit for bit.
         vote_reward: the reward of each completion given its prompt's vote
-            (:mod:`ttrl_trl.vote_rewards`): ``majority`` (TTRL: 1 if its answer is equivalent to
+            (:mod:`ttrl_trl.vote.rewards`): ``majority`` (TTRL: 1 if its answer is equivalent to
             the label, else 0) or ``soft`` (EMPO: the share of the prompt's votes in its own answer
             cluster; no answer 0).
         min_majority_ratio, max_majority_ratio: the consensus band. A prompt whose winning cluster
@@ -114,7 +114,7 @@ class TTRLConfig(GRPOConfig):
         metadata={"help": "Consensus band: prompts whose majority ratio is above this get zero advantage (1 = off)."},
     )
 
-    # ---- Benchmark evaluation during training (ttrl_trl.benchmark_eval): the paper's avg@16 curve.
+    # ---- Benchmark evaluation during training (ttrl_trl.training.benchmark_eval): the paper's avg@16 curve.
     benchmark_eval_steps: int | None = field(
         default=None,
         metadata={"help": "Evaluate on the benchmark every N optimiser steps and at the last step (0/None = off)."},

@@ -1,6 +1,6 @@
 """The TTRL reward as a TRL reward function: 1.0 for agreeing with the majority answer, else 0.0.
 
-Two forms. :class:`VoteReward` is what :class:`~ttrl_trl.trainer.TTRLTrainer` puts first in its
+Two forms. :class:`VoteReward` is what :class:`~ttrl_trl.training.trainer.TTRLTrainer` puts first in its
 reward functions: it hands TRL the rewards the trainer computed from the full vote (all
 ``n_votes_per_prompt`` samples, gathered across ranks), without adding a column to the inputs
 that callbacks and other reward functions see. :func:`majority_vote_reward` is the stand-alone
@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ttrl_trl.voting import majority_vote
+from ttrl_trl.vote.voting import majority_vote
 
 REWARD_NAME = "ttrl_majority"
 

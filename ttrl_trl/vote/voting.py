@@ -4,7 +4,7 @@ TTRL's only training signal is agreement with the majority answer of the policy'
 so the vote must treat ``\\frac{1}{2}``, ``0.5`` and ``1/2`` as one answer (math-verify decides
 equivalence) and must never stall training on a pathological completion.
 
-Bounded time: every math-verify call runs in a helper process (``ttrl_trl.math_verify_worker``)
+Bounded time: every math-verify call runs in a helper process (``ttrl_trl.vote.math_verify_worker``)
 with its own timer, so a pathological completion costs at most a budget, from any thread. The
 parent never imports sympy; it only extracts ``\\boxed{...}`` text and short-cuts plain integers.
 
@@ -30,9 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ttrl_trl.boxed import final_boxed_answer
-from ttrl_trl.math_verify_worker import CLIENT, STARTUP_TIMEOUT_S
-from ttrl_trl.unicode_math import normalize_math_text
+from ttrl_trl.vote.boxed import final_boxed_answer
+from ttrl_trl.vote.math_verify_worker import CLIENT, STARTUP_TIMEOUT_S
+from ttrl_trl.vote.unicode_math import normalize_math_text
 
 ANSWER_TIMEOUT_S = float(os.environ.get("TTRL_ANSWER_TIMEOUT_S", "2.0"))
 """Budget for one parse, one comparison or one fallback extraction inside the helper process.
@@ -83,7 +83,7 @@ def extract_answer(text: str) -> str | None:
 
     * The last non-empty ``\\boxed{...}`` / ``\\fbox{...}`` (balanced braces) wins, joined with the
       boxes just before it that belong to the same answer (``\\boxed{1} and \\boxed{2}`` is ``1,2``;
-      the rule, math-verify's with a stricter filler test, is in ``ttrl_trl.boxed``).
+      the rule, math-verify's with a stricter filler test, is in ``ttrl_trl.vote.boxed``).
     * The last stated answer wins over an earlier box: in ``... \\boxed{255} ... The final answer
       is $10,455$.`` the answer is ``10455``.
     * Without a box, math-verify's own extraction runs on the last ``FALLBACK_TAIL_CHARS``
@@ -93,7 +93,7 @@ def extract_answer(text: str) -> str | None:
       near its end has no answer: the last number of a truncated reasoning trace is not an answer.
 
     Unicode math (``90°``, ``−5``, ``√3``, ``π``) and thousands separators (``20{,}000``,
-    ``1\\,000``, also inside ``\\frac``) come back in the LaTeX math-verify reads (``ttrl_trl.unicode_math``).
+    ``1\\,000``, also inside ``\\frac``) come back in the LaTeX math-verify reads (``ttrl_trl.vote.unicode_math``).
     """
     if not isinstance(text, str) or not text.strip():
         return None

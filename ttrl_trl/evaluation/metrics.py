@@ -1,7 +1,7 @@
 """Evaluation metrics: pass@1 (as avg@k), maj@k, unbiased pass@k and the no-answer rate.
 
 Pure functions over already graded samples, so they can be tested by hand and reused by the
-training logger. The majority vote and the grader come from :mod:`ttrl_trl.voting`, the same
+training logger. The majority vote and the grader come from :mod:`ttrl_trl.vote.voting`, the same
 ones that produce TTRL's pseudo-labels: maj@k here is exactly the label accuracy of training.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ttrl_trl.voting import is_correct, vote_on_answers
+from ttrl_trl.vote.voting import is_correct, vote_on_answers
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

@@ -1,0 +1,1 @@
+"""The trainer: ``TTRLConfig``, ``TTRLTrainer`` (a ``GRPOTrainer`` subclass), Trust Region Masking, callbacks."""
