@@ -51,7 +51,11 @@ def test_demo_writes_summary_log_and_curves(demo_run):
     assert summary == json.loads(json.dumps(returned))
     assert {"before", "after", "steps", "seconds", "seed"} <= set(summary)
     assert summary["steps"] == 2 and summary["seed"] == 7 and summary["seconds"] > 0
-    assert summary["options"] == {"vote_reward": "soft", "min_majority_ratio": 0.0, "max_majority_ratio": 1.0}
+    assert summary["options"] == {
+        "vote_reward": "soft", "min_majority_ratio": 0.0, "max_majority_ratio": 1.0, "control_reward": None,
+        "learning_rate": 4e-5, "low_consensus_threshold": None, "low_consensus_penalty": 0.0,
+        "flip_rate_scaling": False,
+    }  # fmt: skip
     for phase in ("before", "after"):
         assert set(summary[phase]) == {"pass@1", "maj@4", "pass@4"}
         assert all(0.0 <= v <= 1.0 for v in summary[phase].values())
@@ -91,7 +95,9 @@ def test_compare_shares_the_warm_up_and_reproduces_each_stand_alone_demo(tmp_pat
     alone = main([*TINY, "--seed", "7", "--output_dir", str(tmp_path / "alone"), *soft.split()])
     assert [r["variant"] for r in rows] == ["soft"]
     assert (rows[0]["before"], rows[0]["after"]) == (alone["before"], alone["after"])
-    assert rows[0]["options"] == {"vote_reward": "soft", "min_majority_ratio": 0.25, "max_majority_ratio": 1.0}
+    assert {k: rows[0]["options"][k] for k in ("vote_reward", "min_majority_ratio", "max_majority_ratio")} == {
+        "vote_reward": "soft", "min_majority_ratio": 0.25, "max_majority_ratio": 1.0,
+    }  # fmt: skip
     saved = json.loads((tmp_path / "cmp" / "soft" / "summary.json").read_text())
     assert saved["options"]["vote_reward"] == "soft" and (tmp_path / "cmp" / "comparison.json").is_file()
     assert (tmp_path / "cmp" / "soft" / "curves.png").is_file()

@@ -87,11 +87,39 @@ class DemoConfig:
         default=1.0, metadata={"help": "Consensus band: zero advantage above this majority ratio (1 = off)."}
     )
 
+    control_reward: str | None = field(
+        default=None,
+        metadata={"help": "Efficacy control instead of TTRL: 'oracle' (gold-answer reward) or 'random' (coin flips)."},
+    )
+    low_consensus_threshold: float | None = field(
+        default=None, metadata={"help": "Guard (RESTRAIN): penalise prompts whose majority ratio is below this."}
+    )
+    low_consensus_penalty: float = field(default=0.0, metadata={"help": "Guard (RESTRAIN): the advantage penalty."})
+    flip_rate_scaling: bool = field(
+        default=False, metadata={"help": "Guard (TTRL-Guard): damp prompts whose pseudo-label just flipped."}
+    )
+    # Labelled evaluation during TTRL, to measure checkpoints only (benchmarks/efficacy.py): the evaluation's own
+    # settings, logged as benchmark/* every N steps and at the last step.
+    eval_every: int = field(default=0, metadata={"help": "Evaluate with labels every N TTRL steps (0 = off)."})
+
     def __post_init__(self) -> None:
         # Bad options fail here, before the warm-up spends a minute.
-        from ttrl_trl.vote.rewards import check_vote_reward_options
+        from ttrl_trl.vote.guards import check_guard_options
+        from ttrl_trl.vote.rewards import check_control_reward, check_vote_reward_options
 
         check_vote_reward_options(self.vote_reward, self.min_majority_ratio, self.max_majority_ratio)
+        check_control_reward(self.control_reward)
+        check_guard_options(self.low_consensus_threshold, self.low_consensus_penalty)
+        if self.eval_every < 0:
+            raise ValueError(f"eval_every must be >= 0 (0 = off); got {self.eval_every}.")
+
+    def options(self) -> dict:
+        """The TTRL options a run differs by (recorded in summary.json)."""
+        names = (
+            "vote_reward", "min_majority_ratio", "max_majority_ratio", "control_reward", "learning_rate",
+            "low_consensus_threshold", "low_consensus_penalty", "flip_rate_scaling",
+        )  # fmt: skip
+        return {name: getattr(self, name) for name in names}
 
 
 # What one run writes in its output folder; a rerun removes these (and nothing else) first.
@@ -158,6 +186,23 @@ def _quiet_progress_callback():
     return QuietProgress
 
 
+def eval_during_training(cfg: DemoConfig) -> dict:
+    """``benchmark_eval_*`` settings equal to :func:`run_eval`'s, so the last step's figures are the after-evaluation's.
+
+    The benchmark callback restores training's random state afterwards: turning it on changes no training sample.
+    """
+    if not cfg.eval_every:
+        return {}
+    return dict(
+        benchmark_eval_steps=cfg.eval_every,
+        benchmark_eval_num_samples=cfg.eval_samples,
+        benchmark_eval_temperature=cfg.eval_temperature,
+        benchmark_eval_top_p=1.0,
+        benchmark_eval_max_new_tokens=cfg.max_completion_length,
+        benchmark_eval_batch_size=cfg.eval_batch_size,
+    )
+
+
 def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> list[dict]:
     """TTRL on the held-out problems, without their labels; returns the trainer's log history."""
     from transformers.trainer_callback import ProgressCallback
@@ -187,6 +232,11 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
         vote_reward=cfg.vote_reward,
         min_majority_ratio=cfg.min_majority_ratio,
         max_majority_ratio=cfg.max_majority_ratio,
+        control_reward=cfg.control_reward,
+        low_consensus_threshold=cfg.low_consensus_threshold,
+        low_consensus_penalty=cfg.low_consensus_penalty,
+        flip_rate_scaling=cfg.flip_rate_scaling,
+        **eval_during_training(cfg),
         **CPU_TRAINING_ARGS,
         disable_tqdm=False,
     )
@@ -299,11 +349,7 @@ def train_and_report(cfg: DemoConfig, out: Path, prepared: Prepared, shared_seco
         "steps": cfg.ttrl_steps,
         "seconds": round(shared_seconds + time.time() - start, 1),
         "seed": cfg.seed,
-        "options": {
-            "vote_reward": cfg.vote_reward,
-            "min_majority_ratio": cfg.min_majority_ratio,
-            "max_majority_ratio": cfg.max_majority_ratio,
-        },
+        "options": cfg.options(),
         # CPU time of this process: with one thread, about the wall time on an idle machine (a loaded
         # machine inflates the wall time, not this).
         "cpu_seconds": round(sum(cpu_seconds.values()), 1),

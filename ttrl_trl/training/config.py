@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
-from ttrl_trl.vote.rewards import VOTE_REWARDS, check_vote_reward_options
+from ttrl_trl.vote.guards import check_guard_options
+from ttrl_trl.vote.rewards import CONTROL_REWARDS, VOTE_REWARDS, check_control_reward, check_vote_reward_options
 
 # Loss types whose aggregation is computed from the completion mask alone, so that a sequence
 # zeroed by TRM stays in the normaliser (checked for TRL 1.16; a new TRL loss type is refused
@@ -55,6 +56,21 @@ class TTRLConfig(GRPOConfig):
         min_majority_ratio, max_majority_ratio: the consensus band. A prompt whose winning cluster
             holds a share of its votes outside ``[min, max]`` gets reward 0 for every completion
             (zero advantage), counted in ``ttrl/filtered_fraction``. ``0`` and ``1`` (default): off.
+        control_reward: an efficacy control instead of TTRL's reward (``benchmarks/efficacy.py``):
+            ``oracle`` rewards correctness against ``ground_truth_column`` (GRPO with labels: the
+            ceiling), ``random`` draws Bernoulli(0.5) per completion (no signal at all). The vote is
+            still drawn and logged. ``None`` (default): TTRL.
+        low_consensus_threshold, low_consensus_penalty: RESTRAIN's negative rollout penalization
+            (:mod:`ttrl_trl.vote.guards`): a prompt whose majority ratio is below the threshold gets
+            advantage ``-penalty`` on every completion. ``None`` (default): off.
+        flip_rate_scaling: TTRL-Guard's flip-rate-aware scaling (:mod:`ttrl_trl.vote.guards`): a
+            prompt whose label flipped since its previous vote has its advantages scaled by 0.5
+            (0.35 if its majority ratio is above 0.6).
+        selection_window, selection_patience: ``ttrl/selection_score``, the label-free checkpoint
+            score (:mod:`ttrl_trl.training.selection`), averages the last ``selection_window``
+            steps; ``selection_patience`` stops training once it has stayed below its best that
+            many steps. ``metric_for_best_model: ttrl/selection_score`` with ``save_strategy: best``
+            keeps the checkpoint it prefers.
     """
 
     # TRL turns checkpointing on by default through the deprecated `gradient_checkpointing` name, which makes
@@ -114,6 +130,49 @@ class TTRLConfig(GRPOConfig):
         metadata={"help": "Consensus band: prompts whose majority ratio is above this get zero advantage (1 = off)."},
     )
 
+    # ---- Efficacy controls (benchmarks/efficacy.py): not TTRL, a yardstick for it.
+    control_reward: str | None = field(
+        default=None,
+        metadata={
+            "help": "Efficacy control replacing the vote's reward: 'oracle' (correctness against the gold answer: "
+            "GRPO with labels) or 'random' (Bernoulli(0.5) per completion). None (default): TTRL.",
+            "choices": [None, *CONTROL_REWARDS],
+        },
+    )
+
+    # ---- Guards against collapse (ttrl_trl.vote.guards): per-prompt maps of the GRPO advantages.
+    low_consensus_threshold: float | None = field(
+        default=None,
+        metadata={
+            "help": "RESTRAIN's negative rollout penalization (arXiv 2510.02172): prompts whose majority ratio is below "
+            "this get advantage -low_consensus_penalty on every completion (None = off)."
+        },
+    )
+    low_consensus_penalty: float = field(
+        default=0.0, metadata={"help": "The advantage subtracted on low-consensus prompts (RESTRAIN's delta)."}
+    )
+    flip_rate_scaling: bool = field(
+        default=False,
+        metadata={
+            "help": "TTRL-Guard's flip-rate-aware scaling (arXiv 2605.19444): damp the advantages of a prompt whose "
+            "pseudo-label flipped since its previous vote."
+        },
+    )
+
+    # ---- Label-free checkpoint choice (ttrl_trl.training.selection).
+    selection_window: int = field(
+        default=10,
+        metadata={
+            "help": "Steps averaged by ttrl/selection_score, the label-free score of a checkpoint (higher = better)."
+        },
+    )
+    selection_patience: int | None = field(
+        default=None,
+        metadata={
+            "help": "Stop training once ttrl/selection_score has stayed below its best for this many steps (None = never)."
+        },
+    )
+
     # ---- Benchmark evaluation during training (ttrl_trl.training.benchmark_eval): the paper's avg@16 curve.
     benchmark_eval_steps: int | None = field(
         default=None,
@@ -121,7 +180,9 @@ class TTRLConfig(GRPOConfig):
     )
     benchmark_eval_dataset: str | None = field(
         default=None,
-        metadata={"help": "Benchmark to evaluate on (name, file or Hub id; needs answers). Default: the training set."},
+        metadata={
+            "help": "Benchmark to evaluate on (name, file or Hub id; needs answers). Default: the training set."
+        },
     )
     benchmark_eval_num_samples: int = field(default=16, metadata={"help": "k: samples per benchmark problem."})
     benchmark_eval_temperature: float = field(default=0.6, metadata={"help": "Benchmark sampling temperature."})
@@ -144,6 +205,7 @@ class TTRLConfig(GRPOConfig):
         self._check_votes()
         self._check_trm()
         self._check_vote_reward()
+        self._check_selection()
 
     @property
     def vote_rounds(self) -> int:
@@ -187,6 +249,36 @@ class TTRLConfig(GRPOConfig):
 
     def _check_vote_reward(self) -> None:
         check_vote_reward_options(self.vote_reward, self.min_majority_ratio, self.max_majority_ratio)
+        check_control_reward(self.control_reward)
+        check_guard_options(self.low_consensus_threshold, self.low_consensus_penalty)
+
+    def _check_selection(self) -> None:
+        if self.selection_window < 1:
+            raise ValueError(
+                f"selection_window must be >= 1 (steps averaged by ttrl/selection_score); got {self.selection_window}."
+            )
+        if self.selection_patience is not None and self.selection_patience < 1:
+            raise ValueError(
+                f"selection_patience must be >= 1 step, or None (never stop); got {self.selection_patience}."
+            )
+        best = (self.metric_for_best_model or "").removeprefix("eval_")
+        if best.startswith("ttrl/") and best != "ttrl/selection_score":
+            raise ValueError(
+                f"metric_for_best_model={self.metric_for_best_model!r} is not a checkpoint score: of the ttrl/ metrics only "
+                "ttrl/selection_score (label-free) is offered to choose checkpoints."
+            )
+        if best == "ttrl/selection_score":
+            strategy = str(getattr(self.eval_strategy, "value", self.eval_strategy))
+            if strategy != "no":
+                raise ValueError(
+                    f"metric_for_best_model=ttrl/selection_score with eval_strategy={strategy!r}: the score is logged by "
+                    "training, not by the Trainer's evaluation, which would look for eval_ttrl/selection_score and fail "
+                    "at its first evaluation. Set eval_strategy: no."
+                )
+            if not self.greater_is_better:
+                raise ValueError(
+                    "metric_for_best_model=ttrl/selection_score is higher-is-better: set greater_is_better: true."
+                )
 
     def _check_trm(self) -> None:
         for name in ("trm_delta_max", "trm_delta_avg"):

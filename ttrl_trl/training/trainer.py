@@ -39,9 +39,11 @@ from trl.trainer.grpo_trainer import logger as trl_grpo_logger
 from ttrl_trl.model_card import write_ttrl_model_card
 from ttrl_trl.training.config import TTRLConfig
 from ttrl_trl.training.rewards import VoteReward, majority_vote_reward
+from ttrl_trl.training.selection import SelectionScoreCallback
 from ttrl_trl.training.trm import trm_keep, trm_sequence_stats, trm_stats_metrics
 from ttrl_trl.vote.adaptive import vote_until_settled
 from ttrl_trl.vote.group_vote import GroupVote, answers_by_group, decide_group_votes, vote_group
+from ttrl_trl.vote.guards import AdvantageMap, GuardRule
 from ttrl_trl.vote.label_history import LabelHistory, prompt_key
 from ttrl_trl.vote.rewards import RewardRule, answer_entropy
 from ttrl_trl.vote.voting import extract_answer
@@ -110,9 +112,15 @@ class TTRLTrainer(GRPOTrainer):
         self._batch_ground_truth: list[Any] = []
         self._trm_noop_noted = False
         self._label_history = LabelHistory()
-        self._reward_rule = RewardRule.from_config(args)  # vote_reward and its consensus band
+        # vote_reward, its consensus band, and the efficacy controls
+        self._reward_rule = RewardRule.from_config(args, rank=self.accelerator.process_index)
+        self._guard_rule = GuardRule.from_config(args)
+        self._advantage_maps: list[AdvantageMap] = []
+        if args.control_reward == "oracle":
+            _require_gold_column(self.train_dataset, args.ground_truth_column)
         if args.benchmark_eval_enabled:
             self._add_benchmark_eval(benchmark_dataset)
+        self.add_callback(SelectionScoreCallback(args.selection_window, args.selection_patience, trainer=self))
 
     def _add_benchmark_eval(self, benchmark: Any) -> None:
         """Benchmark evaluation every ``benchmark_eval_steps`` (``ttrl_trl.training.benchmark_eval``); by default on the
@@ -159,7 +167,13 @@ class TTRLTrainer(GRPOTrainer):
         # Remember this batch's gold answers (metrics only) before TRL generates.
         column = self.args.ground_truth_column
         self._batch_ground_truth = [example.get(column) for example in inputs]
+        self._advantage_maps = []
         output = super()._generate_and_score_completions(inputs)
+        if self._advantage_maps:  # the guards (ttrl_trl.vote.guards) act on TRL's group-normalised advantages
+            advantages = output["advantages"]
+            scale = advantages.new_tensor([m.scale for m in self._advantage_maps])
+            shift = advantages.new_tensor([m.shift for m in self._advantage_maps])
+            output["advantages"] = advantages * scale + shift
         if self.args.trm_enabled and "old_per_token_logps" not in output and "sampling_per_token_logps" not in output:
             self._note_trm_noop()
         return output
@@ -182,10 +196,16 @@ class TTRLTrainer(GRPOTrainer):
         truths, keys = self._group_context(prompt_ids, num_generations)
         drawn, votes, tokens = draw(prompt_ids, images, multimodal_fields, num_generations, has_tool_images, truths)
         self._log_vote_metrics(mode, votes, tokens, sum(len(slot) for slot in drawn))
-        self._log_label_flips(mode, votes, keys)
-
         local_size = len(prompt_ids)
         offset = self.accelerator.process_index * local_size
+        if mode == "train" and self._guard_rule.enabled:  # before the history records this batch's labels
+            maps = self._guard_rule.maps(
+                [v.vote for v in votes], self._label_history.flips(keys, [v.vote for v in votes])
+            )
+            self._metrics[mode]["ttrl/guard_scaled_fraction"].append(_mean(0 < m.scale < 1 for m in maps))
+            self._metrics[mode]["ttrl/guard_penalised_fraction"].append(_mean(m.shift != 0 for m in maps))
+            self._advantage_maps = [maps[(offset + i) // num_generations] for i in range(local_size)]
+        self._log_label_flips(mode, votes, keys)
         if adaptive:
             # Train on the first round: it is drawn before any stop decision, so which completions are
             # trained cannot depend on what they say (how many more rounds are drawn does).
@@ -364,8 +384,18 @@ class TTRLTrainer(GRPOTrainer):
         rate = self._label_history.update(keys, [v.vote for v in votes])
         if rate is not None:
             self._metrics[mode]["ttrl/label_flip_rate"].append(rate)
+        agreement = self._label_history.anchor_agreement(keys, [v.vote for v in votes])
+        if agreement is not None:
+            self._metrics[mode]["ttrl/anchor_agreement"].append(agreement)
 
     # ------------------------------------------------------------------ checkpoints
+    def _load_callback_state(self) -> None:
+        # transformers rebuilds stateful callbacks from their saved args: hand the selection score its trainer back.
+        super()._load_callback_state()
+        for callback in self.callback_handler.callbacks:
+            if isinstance(callback, SelectionScoreCallback):
+                callback.trainer = self
+
     def _save_checkpoint(self, model, trial) -> None:
         super()._save_checkpoint(model, trial)
         if self.args.should_save:
@@ -477,6 +507,17 @@ def _refuse_ground_truth_parameters(reward_funcs: list, column: str) -> None:
                 f"only logs accuracy against it. Remove the `{column}` parameter, or set ground_truth_column to the "
                 f"column that really holds the gold answers."
             )
+
+
+def _require_gold_column(dataset: Any, column: str) -> None:
+    """The ``oracle`` control rewards against gold answers: refuse a dataset that has none, before training."""
+    columns = getattr(dataset, "column_names", None)
+    if columns is not None and column not in columns:
+        raise ValueError(
+            f"control_reward='oracle' rewards correctness against the gold answers in column {column!r} "
+            f"(ground_truth_column), which the training dataset lacks (columns: {columns}). Set ground_truth_column, "
+            "or unset control_reward."
+        )
 
 
 def _check_world_size(num_processes: int) -> None:

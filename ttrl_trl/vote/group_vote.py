@@ -71,11 +71,18 @@ def vote_group(answers: Answers, truth: Any = None, rule: RewardRule = MAJORITY)
 
 def grade_vote(vote: VoteResult, truth: Any = None, rule: RewardRule = MAJORITY) -> GroupVote:
     """A decided vote with its per-vote rewards, and its answers and label graded against ``truth`` (metrics only)."""
+    if rule.control == "oracle" and truth is None:
+        raise ValueError(
+            "control_reward='oracle' rewards correctness against the gold answer, but this prompt has none: use a "
+            "dataset whose ground_truth_column holds every answer, or unset control_reward."
+        )
     rewards, filtered = rule.apply(vote)
     if truth is None:
         return GroupVote(vote, rewards=rewards, filtered=filtered)
     gold = str(truth)
     correct = tuple(is_correct(a, gold) for a in vote.answers)
+    if rule.control == "oracle":  # GRPO with labels: the efficacy protocol's ceiling, never TTRL
+        rewards, filtered = tuple(float(c) for c in correct), False
     return GroupVote(vote, correct, is_correct(vote.label, gold), rewards=rewards, filtered=filtered)
 
 

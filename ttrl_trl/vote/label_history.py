@@ -36,10 +36,17 @@ def prompt_key(prompt_ids: Sequence[int]) -> str:
 
 
 class LabelHistory:
-    """Each prompt's last pseudo-label; :meth:`update` returns the flip rate of one batch of votes."""
+    """Each prompt's first and last pseudo-label; :meth:`update` returns the flip rate of one batch of votes.
+
+    The first label is the *anchor* of :meth:`anchor_agreement`: the vote of the policy TTRL
+    started from, before any self-reinforcement (on the demo its accuracy, the initial maj@k, is far
+    above the initial pass@1), so agreement with it is a label-free estimate of how much of the
+    majority's knowledge the policy has absorbed, which falls when answers drift to new majorities.
+    """
 
     def __init__(self) -> None:
         self.last: dict[str, str | None] = {}
+        self.first: dict[str, str | None] = {}
 
     def update(self, keys: Sequence[str], votes: Sequence[VoteResult]) -> float | None:
         """Record ``votes`` (one per prompt key); the share of already-seen prompts whose label changed.
@@ -47,15 +54,38 @@ class LabelHistory:
         ``None`` when no prompt of the batch was voted before (nothing to compare yet). A prompt
         that appears twice in one batch is compared with its previous occurrence in the batch.
         """
-        flips: list[bool] = []
+        flips = [flip for flip in self.flips(keys, votes) if flip is not None]
         for key, vote in zip(keys, votes, strict=True):
-            if key in self.last:
-                flips.append(_flipped(self.last[key], vote))
             self.last[key] = vote.label
+            self.first.setdefault(key, vote.label)
         return sum(flips) / len(flips) if flips else None
 
+    def flips(self, keys: Sequence[str], votes: Sequence[VoteResult]) -> list[bool | None]:
+        """Per vote: did its prompt's label change since that prompt's previous vote? ``None`` for a first vote.
+
+        Reads the history without recording anything (:meth:`update` records).
+        """
+        last = dict(self.last)
+        result: list[bool | None] = []
+        for key, vote in zip(keys, votes, strict=True):
+            result.append(_flipped(last[key], vote) if key in last else None)
+            last[key] = vote.label
+        return result
+
+    def anchor_agreement(self, keys: Sequence[str], votes: Sequence[VoteResult]) -> float | None:
+        """The share of votes equivalent to their prompt's first label, over prompts that have one.
+
+        Call after :meth:`update` (a prompt's first vote is its own anchor: agreement = its
+        majority ratio). Equivalence without math-verify, as for flips: a vote agrees when it lies in
+        a cluster that holds the anchor's (normalised) spelling; if no vote wrote that spelling, none
+        agrees. ``None`` when no prompt of the batch has an anchor label (all "no answer").
+        """
+        shares = [_agreement(self.first[key], vote) for key, vote in zip(keys, votes, strict=True)]
+        shares = [share for share in shares if share is not None]
+        return sum(shares) / len(shares) if shares else None
+
     def save(self, folder: str | Path) -> None:
-        Path(folder, STATE_FILE).write_text(json.dumps({"last_label": self.last}))
+        Path(folder, STATE_FILE).write_text(json.dumps({"last_label": self.last, "first_label": self.first}))
 
     def load(self, folder: str | Path) -> bool:
         """Restore the history saved in ``folder``; False (history left empty) if there is none."""
@@ -64,7 +94,20 @@ class LabelHistory:
             return False
         state: dict[str, Any] = json.loads(path.read_text())
         self.last = dict(state["last_label"])
+        self.first = dict(state.get("first_label", {}))  # absent from checkpoints of earlier versions
         return True
+
+
+def _agreement(anchor: str | None, vote: VoteResult) -> float | None:
+    if anchor is None or not vote.answers:
+        return None
+    clusters = vote.clusters or [None] * len(vote.answers)
+    anchored = {
+        cluster
+        for answer, cluster in zip(vote.answers, clusters)
+        if cluster is not None and answer is not None and normalize_math_text(answer) == anchor
+    }
+    return sum(cluster in anchored for cluster in clusters) / len(vote.answers)
 
 
 def _flipped(previous: str | None, vote: VoteResult) -> bool:

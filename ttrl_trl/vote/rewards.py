@@ -28,14 +28,24 @@ from.
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ttrl_trl.vote.voting import VoteResult
 
 VOTE_REWARDS = ("majority", "soft")
 """The values ``TTRLConfig.vote_reward`` accepts."""
+CONTROL_REWARDS = ("oracle", "random")
+"""The values ``TTRLConfig.control_reward`` accepts: efficacy controls that replace the vote's reward.
+
+* ``oracle``: 1 if the completion's answer is equivalent to the gold answer, else 0 -- GRPO *with*
+  labels, the ceiling a label-free method approaches. It reads the gold column, which TTRL never
+  does: it exists to measure TTRL against, never to train a model you report as label-free.
+* ``random``: an independent Bernoulli(0.5) per completion, whatever it says (the control of
+  Spurious Rewards, arXiv 2506.10947): what training gains without any signal in the reward.
+"""
 
 
 def vote_rewards(vote: VoteResult, kind: str = "majority") -> tuple[float, ...]:
@@ -61,13 +71,26 @@ class RewardRule:
     kind: str = "majority"
     min_majority_ratio: float = 0.0
     max_majority_ratio: float = 1.0
+    control: str | None = None
+    """``TTRLConfig.control_reward``: ``oracle`` / ``random`` replace the vote's reward (see ``CONTROL_REWARDS``)."""
+    rng: random.Random | None = field(default=None, compare=False, repr=False)
+    """The ``random`` control's draws (one generator per process, seeded by the run's seed and rank)."""
 
     @classmethod
-    def from_config(cls, args: Any) -> RewardRule:
-        return cls(args.vote_reward, args.min_majority_ratio, args.max_majority_ratio)
+    def from_config(cls, args: Any, rank: int = 0) -> RewardRule:
+        control = getattr(args, "control_reward", None)
+        rng = random.Random(f"{args.seed}-random-control-{rank}") if control == "random" else None
+        return cls(args.vote_reward, args.min_majority_ratio, args.max_majority_ratio, control, rng)
 
     def apply(self, vote: VoteResult) -> tuple[tuple[float, ...], bool]:
-        """(one reward per vote, whether the prompt fell outside the band and so got 0 everywhere)."""
+        """(one reward per vote, whether the prompt fell outside the band and so got 0 everywhere).
+
+        The ``oracle`` control needs the gold answer, so :func:`~ttrl_trl.vote.group_vote.grade_vote`
+        sets its rewards; ``random`` draws here, independently of what each vote says.
+        """
+        if self.control == "random":
+            rng = self.rng or random.Random(0)
+            return tuple(float(rng.random() < 0.5) for _ in vote.answers), False
         if outside_band(vote.ratio, self.min_majority_ratio, self.max_majority_ratio):
             return (0.0,) * len(vote.answers), True
         return vote_rewards(vote, self.kind), False
@@ -85,6 +108,15 @@ def answer_entropy(vote: VoteResult) -> float:
         return 0.0
     counts = Counter(vote.clusters or [None] * n)
     return -sum(k / n * math.log(k / n) for k in counts.values())
+
+
+def check_control_reward(control_reward: str | None) -> None:
+    """Refuse an unknown control, naming the field and what it accepts."""
+    if control_reward is not None and control_reward not in CONTROL_REWARDS:
+        raise ValueError(
+            f"control_reward must be one of {', '.join(CONTROL_REWARDS)} or None (TTRL's own reward); "
+            f"got {control_reward!r}."
+        )
 
 
 def check_vote_reward_options(vote_reward: str, min_majority_ratio: float, max_majority_ratio: float) -> None:
