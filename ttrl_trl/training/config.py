@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
+from ttrl_trl.evaluation.sampling import sampling_error
 from ttrl_trl.vote.rewards import VOTE_REWARDS, check_vote_reward_options
 
 # Loss types whose aggregation is computed from the completion mask alone, so that a sequence
@@ -214,7 +215,7 @@ class TTRLConfig(GRPOConfig):
         """Refuse what `ttrl_trl.evaluate` refuses, and best-checkpoint settings that could never work."""
         if self.benchmark_eval_max_new_tokens is None:
             self.benchmark_eval_max_new_tokens = self.max_completion_length
-        steps, k = self.benchmark_eval_steps, self.benchmark_eval_num_samples
+        steps = self.benchmark_eval_steps
         best = self.metric_for_best_model or ""
         if not self.benchmark_eval_enabled:
             if best.removeprefix("eval_").startswith("benchmark/"):
@@ -223,24 +224,11 @@ class TTRLConfig(GRPOConfig):
                     f"(e.g. 16), or pick another metric."
                 )
             return
-        checks = [
-            (steps >= 1, f"benchmark_eval_steps={steps} must be >= 1, or 0/None to turn the benchmark evaluation off."),
-            (k >= 1, f"benchmark_eval_num_samples={k}: at least one sample per problem (the paper: 16)."),
-            (self.benchmark_eval_temperature >= 0, f"benchmark_eval_temperature={self.benchmark_eval_temperature} "
-             "is negative; use 0 (greedy) or e.g. 0.6 (the paper)."),
-            (self.benchmark_eval_temperature > 0 or k == 1, f"benchmark_eval_temperature=0 is greedy, so all "
-             f"benchmark_eval_num_samples={k} samples would be identical; set benchmark_eval_num_samples: 1."),
-            (0 < self.benchmark_eval_top_p <= 1, f"benchmark_eval_top_p={self.benchmark_eval_top_p} must be in "
-             "(0, 1]; the paper uses 0.95."),
-            (self.benchmark_eval_max_new_tokens >= 1, f"benchmark_eval_max_new_tokens="
-             f"{self.benchmark_eval_max_new_tokens} must be >= 1 (default: max_completion_length)."),
-            (self.benchmark_eval_max_problems is None or self.benchmark_eval_max_problems >= 1,
-             f"benchmark_eval_max_problems={self.benchmark_eval_max_problems} must be >= 1, or unset for all."),
-            (self.benchmark_eval_batch_size >= 1, f"benchmark_eval_batch_size={self.benchmark_eval_batch_size} must be >= 1."),
-        ]  # fmt: skip
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        if steps < 1:
+            raise ValueError(f"benchmark_eval_steps={steps} must be >= 1, or 0/None to turn the benchmark evaluation off.")
+        error = sampling_error(self, prefix="benchmark_eval_")  # the very checks `ttrl_trl.evaluate` runs
+        if error is not None:
+            raise ValueError(error)
         if best.removeprefix("eval_").startswith("benchmark/"):
             self._check_best_benchmark_metric(best.removeprefix("eval_"))
 
