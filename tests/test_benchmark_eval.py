@@ -155,6 +155,9 @@ def test_evaluation_leaves_the_training_rng_where_it_was():
         ({"metric_for_best_model": "benchmark/pass@1", "save_steps": 3}, "save_strategy: best"),
         ({"metric_for_best_model": "benchmark/pass@1", "load_best_model_at_end": True}, "save_strategy: best"),
         ({"benchmark_eval_steps": 0, "metric_for_best_model": "benchmark/pass@1"}, "benchmark_eval_steps"),
+        # transformers would look for eval_benchmark/pass@1 in the eval_dataset's metrics: KeyError, hours in.
+        ({"metric_for_best_model": "benchmark/pass@1", "eval_strategy": "steps"}, "eval_strategy='steps'"),
+        ({"metric_for_best_model": "benchmark/no_answer_rate", "greater_is_better": True}, "greater_is_better"),
     ],
 )
 def test_bad_settings_fail_naming_the_field(tmp_path, overrides, field):
@@ -163,6 +166,13 @@ def test_bad_settings_fail_naming_the_field(tmp_path, overrides, field):
         TTRLConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, n_votes_per_prompt=8, **kwargs)
     assert TTRLConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, n_votes_per_prompt=8,
                       max_completion_length=77, benchmark_eval_steps=2).benchmark_eval_max_new_tokens == 77  # fmt: skip
+
+
+def test_the_best_no_answer_rate_is_the_lowest(tmp_path):
+    common = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, n_votes_per_prompt=8,
+                  benchmark_eval_steps=2, save_strategy="best")  # fmt: skip
+    assert TTRLConfig(**common, metric_for_best_model="benchmark/no_answer_rate").greater_is_better is False
+    assert TTRLConfig(**common, metric_for_best_model="benchmark/pass@1").greater_is_better is True
 
 
 SAMPLING_FIELDS = ("num_samples", "temperature", "top_p", "max_new_tokens", "batch_size", "max_problems")

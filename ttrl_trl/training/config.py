@@ -237,6 +237,20 @@ class TTRLConfig(GRPOConfig):
         known = ("benchmark/pass@1", f"benchmark/maj@{k}", f"benchmark/pass@{k}", "benchmark/no_answer_rate")
         if best not in known:
             raise ValueError(f"metric_for_best_model={best!r} is not logged; use one of {list(known)}.")
+        evaluation = str(getattr(self.eval_strategy, "value", self.eval_strategy))
+        if evaluation != "no":
+            raise ValueError(
+                f"metric_for_best_model={best!r} with eval_strategy={evaluation!r}: transformers would look for "
+                f"'eval_{best}' among the eval_dataset's metrics and stop with a KeyError at the first evaluation "
+                f"(the benchmark is logged by its own callback); set eval_strategy: no, or pick an eval_dataset metric."
+            )
+        if best == "benchmark/no_answer_rate":  # lower is better (unset: false, as transformers does for a loss)
+            if self.greater_is_better:
+                raise ValueError(
+                    f"metric_for_best_model={best!r} with greater_is_better=true would keep the checkpoint that answers "
+                    f"least; set greater_is_better: false (or leave it unset: false is then the default)."
+                )
+            self.greater_is_better = False
         strategy = str(getattr(self.save_strategy, "value", self.save_strategy))
         if strategy == "steps" and self.save_steps >= 1 and self.benchmark_eval_steps % int(self.save_steps):
             raise ValueError(
