@@ -50,6 +50,13 @@ CASES = {
                                           "--output_dir {out} --benchmark_eval_steps 2 --metric_for_best_model "
                                           "benchmark/no_answer_rate --greater_is_better true",
                                           ["'benchmark/no_answer_rate'", "greater_is_better: false"]),
+    "train-trm-with-vllm-sequence-mask": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} "
+                                          "--output_dir {out} --trm_delta_max 2.0 --use_vllm true",
+                                          ["vllm_importance_sampling_mode='sequence_mask'", "trm_delta_max",
+                                           "vllm_importance_sampling_correction: false"]),
+    "train-trm-with-opsm": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} --output_dir "
+                            "{out} --trm_delta_avg 0.05 --off_policy_mask_threshold 0.5",
+                            ["off_policy_mask_threshold", "trm_delta_avg"]),
     "eval-missing-model": ("eval", "--model_name_or_path ./outputs/no-such-model --dataset {data} --output_dir {out}",
                            ["'./outputs/no-such-model' does not exist"]),
     "eval-empty-file": ("eval", "--model_name_or_path {model} --dataset {empty} --output_dir {out}",

@@ -48,7 +48,9 @@ class TTRLConfig(GRPOConfig):
             ``max_t |log rho_t|`` exceeds this. ``None`` turns the criterion off.
         trm_delta_avg: Trust Region Masking, average criterion: a sequence is masked when the mean
             over its tokens of ``rho_t - 1 - log rho_t`` (k3 estimate of the token KL) exceeds this.
-            ``None`` turns the criterion off. With both off the loss is TRL's, bit for bit.
+            ``None`` turns the criterion off. With both off the loss is TRL's, bit for bit. TRM is the run's
+            only sequence mask: it composes with TRL's vLLM importance weight in a ``*_truncate``
+            ``vllm_importance_sampling_mode`` and refuses the ``*_mask`` modes and ``off_policy_mask_threshold``.
         vote_reward: the reward of each completion given its prompt's vote
             (:mod:`ttrl_trl.vote.rewards`): ``majority`` (TTRL: 1 if its answer is equivalent to
             the label, else 0) or ``soft`` (EMPO: the share of the prompt's votes in its own answer
@@ -201,10 +203,18 @@ class TTRLConfig(GRPOConfig):
                 f"Trust Region Masking is not validated for loss_type={self.loss_type!r}. "
                 f"Use one of {TRM_SUPPORTED_LOSS_TYPES}, or turn TRM off (trm_delta_max=None, trm_delta_avg=None)."
             )
+        # One mask per run (README, "Trust Region Masking"): TRL's other masks test the same drift differently.
         if self.off_policy_mask_threshold is not None:
             raise ValueError(
                 "off_policy_mask_threshold (TRL's OPSM) and Trust Region Masking (trm_delta_max / trm_delta_avg) are "
-                "both sequence masks on the same hook; set only one of them."
+                "both sequence masks on the same hook; set off_policy_mask_threshold: null, or turn TRM off."
+            )
+        mode = self.vllm_importance_sampling_mode
+        if self.use_vllm and self.vllm_importance_sampling_correction and mode.endswith("_mask"):
+            raise ValueError(
+                f"vllm_importance_sampling_mode={mode!r} masks on the vLLM ratio next to Trust Region Masking "
+                f"(trm_delta_max / trm_delta_avg); set vllm_importance_sampling_mode: token_truncate (TRM masks, the "
+                f"capped ratio reweights what it keeps) or vllm_importance_sampling_correction: false."
             )
 
     @property
@@ -225,7 +235,9 @@ class TTRLConfig(GRPOConfig):
                 )
             return
         if steps < 1:
-            raise ValueError(f"benchmark_eval_steps={steps} must be >= 1, or 0/None to turn the benchmark evaluation off.")
+            raise ValueError(
+                f"benchmark_eval_steps={steps} must be >= 1, or 0/None to turn the benchmark evaluation off."
+            )
         error = sampling_error(self, prefix="benchmark_eval_")  # the very checks `ttrl_trl.evaluate` runs
         if error is not None:
             raise ValueError(error)
@@ -247,8 +259,8 @@ class TTRLConfig(GRPOConfig):
         if best == "benchmark/no_answer_rate":  # lower is better (unset: false, as transformers does for a loss)
             if self.greater_is_better:
                 raise ValueError(
-                    f"metric_for_best_model={best!r} with greater_is_better=true would keep the checkpoint that answers "
-                    f"least; set greater_is_better: false (or leave it unset: false is then the default)."
+                    f"metric_for_best_model={best!r} with greater_is_better=true would keep the checkpoint that "
+                    f"answers least; set greater_is_better: false (or leave it unset: false is then the default)."
                 )
             self.greater_is_better = False
         strategy = str(getattr(self.save_strategy, "value", self.save_strategy))
