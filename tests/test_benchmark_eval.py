@@ -155,6 +155,9 @@ def test_evaluation_leaves_the_training_rng_where_it_was():
         ({"metric_for_best_model": "benchmark/pass@1", "save_steps": 3}, "save_strategy: best"),
         ({"metric_for_best_model": "benchmark/pass@1", "load_best_model_at_end": True}, "save_strategy: best"),
         ({"benchmark_eval_steps": 0, "metric_for_best_model": "benchmark/pass@1"}, "benchmark_eval_steps"),
+        # transformers would look for eval_benchmark/pass@1 in the eval_dataset's metrics: KeyError, hours in.
+        ({"metric_for_best_model": "benchmark/pass@1", "eval_strategy": "steps"}, "eval_strategy='steps'"),
+        ({"metric_for_best_model": "benchmark/no_answer_rate", "greater_is_better": True}, "greater_is_better"),
     ],
 )
 def test_bad_settings_fail_naming_the_field(tmp_path, overrides, field):
@@ -163,6 +166,36 @@ def test_bad_settings_fail_naming_the_field(tmp_path, overrides, field):
         TTRLConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, n_votes_per_prompt=8, **kwargs)
     assert TTRLConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, n_votes_per_prompt=8,
                       max_completion_length=77, benchmark_eval_steps=2).benchmark_eval_max_new_tokens == 77  # fmt: skip
+
+
+def test_the_best_no_answer_rate_is_the_lowest(tmp_path):
+    common = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, n_votes_per_prompt=8,
+                  benchmark_eval_steps=2, save_strategy="best")  # fmt: skip
+    assert TTRLConfig(**common, metric_for_best_model="benchmark/no_answer_rate").greater_is_better is False
+    assert TTRLConfig(**common, metric_for_best_model="benchmark/pass@1").greater_is_better is True
+
+
+SAMPLING_FIELDS = ("num_samples", "temperature", "top_p", "max_new_tokens", "batch_size", "max_problems")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("num_samples", 0), ("temperature", -1.0), ("temperature", 0.0), ("top_p", 1.5), ("top_p", 0.0),
+     ("max_new_tokens", 0), ("batch_size", 0), ("max_problems", 0)],
+)  # fmt: skip
+def test_benchmark_sampling_is_refused_exactly_as_ttrl_eval_refuses_it(tmp_path, field, value):
+    """One set of checks: the training config's message is ttrl-eval's, naming the benchmark_eval_ fields."""
+    from ttrl_trl.evaluation.config import EvalConfig, validate_config
+
+    with pytest.raises(ValueError) as from_eval:
+        validate_config(EvalConfig(model_name_or_path="Qwen/x", **{field: value}))
+    with pytest.raises(ValueError) as from_training:
+        TTRLConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, n_votes_per_prompt=8,
+                   benchmark_eval_steps=2, **{f"benchmark_eval_{field}": value})  # fmt: skip
+    names = "|".join(SAMPLING_FIELDS)
+    expected = re.sub(rf"\b({names})(?==| to )", r"benchmark_eval_\1", str(from_eval.value))
+    assert str(from_training.value) == expected
+    assert f"benchmark_eval_{field}=" in expected
 
 
 def test_benchmark_without_answers_fails_before_the_model_loads(shared_data, tiny_model_path, tmp_path):

@@ -42,6 +42,21 @@ CASES = {
                            "--problem_column question_text", ["'question_text'", "--problem_column"]),
     "train-typo-field": ("train", "--config {typo} --model_name_or_path {model} --dataset {data} --output_dir {out}",
                          ["'n_vote_per_prompt'", "did you mean 'n_votes_per_prompt'"]),
+    "train-best-metric-with-eval-strategy": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} "
+                                            "--output_dir {out} --benchmark_eval_steps 2 --metric_for_best_model "
+                                            "benchmark/pass@1 --eval_strategy steps",
+                                            ["metric_for_best_model='benchmark/pass@1'", "eval_strategy='steps'"]),
+    "train-best-no-answer-rate-greater": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} "
+                                          "--output_dir {out} --benchmark_eval_steps 2 --metric_for_best_model "
+                                          "benchmark/no_answer_rate --greater_is_better true",
+                                          ["'benchmark/no_answer_rate'", "greater_is_better: false"]),
+    "train-trm-with-vllm-sequence-mask": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} "
+                                          "--output_dir {out} --trm_delta_max 2.0 --use_vllm true",
+                                          ["vllm_importance_sampling_mode='sequence_mask'", "trm_delta_max",
+                                           "vllm_importance_sampling_correction: false"]),
+    "train-trm-with-opsm": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} --output_dir "
+                            "{out} --trm_delta_avg 0.05 --off_policy_mask_threshold 0.5",
+                            ["off_policy_mask_threshold", "trm_delta_avg"]),
     "eval-missing-model": ("eval", "--model_name_or_path ./outputs/no-such-model --dataset {data} --output_dir {out}",
                            ["'./outputs/no-such-model' does not exist"]),
     "eval-empty-file": ("eval", "--model_name_or_path {model} --dataset {empty} --output_dir {out}",

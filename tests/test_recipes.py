@@ -78,3 +78,16 @@ def test_the_best_checkpoint_switch_the_recipes_describe_parses():
     (_, training_args, _), deprecations = parse_recipe(recipe, *best)
     assert deprecations == [] and training_args.greater_is_better is True
     assert training_args.metric_for_best_model == "benchmark/pass@1"
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=[str(p.relative_to(REPO / "recipes")) for p in RECIPES])
+def test_recipe_sets_trls_off_policy_corrections_and_its_trm_switch_parses(recipe):
+    """Each recipe says what TRL's own corrections do next to TRM, and turning TRM on as the comment suggests
+    (with vLLM, as on the GPUs the recipe assumes) passes the config checks."""
+    text = recipe.read_text()
+    assert "\nvllm_importance_sampling_correction: " in text and "\noff_policy_mask_threshold: " in text
+    use_vllm = "true" if "\nuse_vllm: true" in text else "false"
+    trm = ["--trm_delta_max", "2.0", "--trm_delta_avg", "0.02", "--use_vllm", use_vllm]
+    (_, training_args, _), _ = parse_recipe(recipe, *trm)
+    assert training_args.trm_enabled and training_args.off_policy_mask_threshold is None
+    assert training_args.use_vllm is (use_vllm == "true")

@@ -190,3 +190,89 @@ def test_the_class_keeps_trls_static_off_policy_mask(trainers):
     out = TTRLTrainer.get_off_policy_mask(advantages, logps, logps + 1.0, mask, 0.5)
     assert out.squeeze(1).tolist() == [1.0, 0.0]  # the negative-advantage, high-KL sequence is dropped
     assert trainers["dapo"].get_off_policy_mask.__func__ is TTRLTrainer._trm_off_policy_mask
+
+
+def _trl_token_truncate_ratio(old: torch.Tensor, sampling: torch.Tensor, mask: torch.Tensor, cap: float = 3.0):
+    """TRL 1.16's vLLM importance-sampling weight, ``vllm_importance_sampling_mode="token_truncate"``
+    (``GRPOTrainer._generate_and_score_completions``): pi_old / pi_vllm per token, NaN as 1, capped."""
+    return torch.exp(torch.nan_to_num((old - sampling) * mask, nan=0.0)).clamp(max=cap)
+
+
+def test_trm_composes_with_vllm_importance_sampling_correction(trainers):
+    """vLLM on, `vllm_importance_sampling_correction` in `token_truncate` mode: TRM masks on pi_theta / pi_vllm
+    (the full drift), TRL's capped pi_old / pi_vllm weight multiplies the kept sequences, every normaliser
+    counts all N sequences. Same loss and gradients as IS alone with the masked sequences' advantages zeroed."""
+    trainer = trainers["dapo"]
+    advantages = torch.tensor([1.0, -0.5, 0.7, 2.0, -1.2, 0.3])
+    inputs = _batch(trainer, torch.zeros(6), advantages)  # pi_old == pi_theta: only vLLM's mismatch is left
+    # log(pi_theta / pi_vllm) per sequence: 1 and 3 leave TRM's region (delta_max 0.5), 2 and 4 do not; 1's
+    # IS weight exp(1.5) is capped at 3.
+    vllm_shift = torch.tensor([0.0, 1.5, 0.2, -1.0, 0.1, 0.0])
+    inputs["sampling_per_token_logps"] = inputs["old_per_token_logps"] - vllm_shift[:, None]
+    inputs["importance_sampling_ratio"] = _trl_token_truncate_ratio(
+        inputs["old_per_token_logps"], inputs["sampling_per_token_logps"], inputs["completion_mask"]
+    )
+    assert trainer.vllm_importance_sampling_correction  # TRL's default, read from TTRLConfig
+    trainer.use_vllm = True  # what TRL's loss reads; vLLM itself is not needed for the loss
+    try:
+        loss, grad = _loss_and_grad(trainer, inputs)
+        assert trainer._metrics["train"]["trm/masked_fraction"][-1] == pytest.approx(2 / 6)
+        trainer.off_policy_mask_threshold = None  # TRM off, IS still on
+        try:
+            zeroed = dict(inputs, advantages=advantages * (vllm_shift.abs() <= 0.5))
+            loss_ref, grad_ref = _loss_and_grad(trainer, zeroed)
+        finally:
+            trainer.off_policy_mask_threshold = float("inf")
+    finally:
+        trainer.use_vllm = False
+    torch.testing.assert_close(loss, loss_ref, rtol=1e-6, atol=1e-8)
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-5, atol=1e-8)
+    # The IS weight did act: without it (use_vllm off) the kept sequences 2 and 4 weigh differently.
+    loss_no_is, _ = _loss_and_grad(trainer, inputs)
+    assert not torch.allclose(loss_no_is, loss)
+
+
+def test_an_unscorable_vllm_token_masks_its_sequence_under_both_corrections(trainers):
+    """TRL's IS weight treats a NaN sampling log-prob as ratio 1; TRM masks that sequence: the loss stays finite."""
+    trainer = trainers["dapo"]
+    advantages = torch.tensor([1.0, -0.5, 0.7, 2.0])
+    inputs = _batch(trainer, torch.zeros(4), advantages)
+    sampling = inputs["old_per_token_logps"].clone()
+    sampling[2, 1] = float("nan")
+    inputs["sampling_per_token_logps"] = sampling
+    inputs["importance_sampling_ratio"] = _trl_token_truncate_ratio(
+        inputs["old_per_token_logps"], sampling, inputs["completion_mask"]
+    )
+    trainer.use_vllm = True
+    try:
+        loss, grad = _loss_and_grad(trainer, inputs)
+    finally:
+        trainer.use_vllm = False
+    assert torch.isfinite(loss) and torch.isfinite(grad).all()
+    assert trainer._metrics["train"]["trm/masked_fraction"][-1] == pytest.approx(1 / 4)
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"use_vllm": True}, "vllm_importance_sampling_mode='sequence_mask'"),  # TRL's default mode
+        ({"use_vllm": True, "vllm_importance_sampling_mode": "token_mask"}, "token_truncate"),
+        ({"use_vllm": True, "vllm_importance_sampling_mode": "token_truncate"}, None),
+        ({"use_vllm": True, "vllm_importance_sampling_mode": "sequence_truncate"}, None),
+        ({"use_vllm": True, "vllm_importance_sampling_correction": False}, None),
+        ({"use_vllm": False}, None),  # TRL applies no IS without vLLM: nothing to refuse
+        ({"off_policy_mask_threshold": 0.5}, "off_policy_mask_threshold"),
+    ],
+)
+def test_trm_next_to_vllm_importance_sampling_correction_and_opsm(tmp_path, settings, error):
+    """One mask per run: TRM composes with TRL's truncated IS weight, refuses TRL's masking modes and OPSM."""
+    from ttrl_trl.training.config import TTRLConfig
+
+    kwargs = dict(output_dir=str(tmp_path), use_cpu=True, bf16=False, num_generations=4, n_votes_per_prompt=8)
+    if error is None:
+        assert TTRLConfig(**kwargs, trm_delta_max=2.0, **settings).trm_enabled
+    else:
+        with pytest.raises(ValueError, match=error) as caught:
+            TTRLConfig(**kwargs, trm_delta_max=2.0, **settings)
+        assert "trm_delta_max" in str(caught.value) and "\n" not in str(caught.value)
+        TTRLConfig(**kwargs, **settings)  # the same settings without TRM are TRL's business

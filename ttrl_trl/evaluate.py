@@ -23,12 +23,13 @@ import sys
 
 from ttrl_trl.evaluation.cli import main, parse_args
 from ttrl_trl.evaluation.compare import format_compare_table, format_summary_table, load_summary
-from ttrl_trl.evaluation.config import BACKENDS, DTYPES, EvalConfig, EvalConfigError, validate_config
-from ttrl_trl.evaluation.generation import GenerateFn, Prompt, build_generate_fn, chat_texts, load_tokenizer
+from ttrl_trl.evaluation.config import BACKENDS, DTYPES, EvalConfig, validate_config
+from ttrl_trl.evaluation.errors import EvalConfigError
+from ttrl_trl.evaluation.generation import GenerateFn, Prompt, chat_texts, load_tokenizer
 from ttrl_trl.evaluation.model_source import ModelSource, resolve_backend, resolve_model
 from ttrl_trl.evaluation.outputs import default_output_dir, run_settings, write_outputs
 from ttrl_trl.evaluation.resume import PARTIAL_FILE, generate_and_score
-from ttrl_trl.evaluation.run import evaluate
+from ttrl_trl.evaluation.run import build_generate_fn, evaluate
 from ttrl_trl.evaluation.scoring import score_problem
 from ttrl_trl.evaluation.transformers_backend import load_transformers_model, sampling_kwargs, transformers_generate_fn
 from ttrl_trl.evaluation.vllm_backend import VLLM_LORA_RANKS, vllm_generate_fn

@@ -26,14 +26,10 @@ import transformers
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import GenerationConfig, PreTrainedTokenizerFast
 
+from ttrl_trl.tiny import CHAT_TEMPLATE, IM_END, IM_START  # ChatML, as Qwen's: written once, in ttrl_trl.tiny
+from ttrl_trl.tiny import PAD_TOKEN as PAD
+
 ORG = "trl-internal-testing"
-PAD, IM_START, IM_END = "<|endoftext|>", "<|im_start|>", "<|im_end|>"
-CHAT_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{%- endif %}"
-)
 
 # With `qwen_vocab`, Qwen stand-ins keep Qwen's vocabulary size and special-token ids (two tests hard-code
 # 151643 / 151645 and rely on EOS being as rare as in a 152k vocabulary); otherwise all use 259 tokens.

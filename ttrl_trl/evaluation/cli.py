@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import fields
 
 from ttrl_trl.data import DatasetError
-from ttrl_trl.evaluation.config import EvalConfig, EvalConfigError
+from ttrl_trl.evaluation.config import EvalConfig
+from ttrl_trl.evaluation.errors import EvalConfigError
 from ttrl_trl.evaluation.resume import EvalInterrupted
 from ttrl_trl.evaluation.run import evaluate
 from ttrl_trl.options import unknown_option_message

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ttrl_trl.data import system_prompt_text
-from ttrl_trl.evaluation.config import EvalConfigError, check
+from ttrl_trl.evaluation.errors import EvalConfigError, check
 
 
 def load_summary(path: str | Path) -> dict[str, Any]:

@@ -1,11 +1,11 @@
-"""What both generation backends share: the prompt types, the tokenizer, the chat rendering, the choice of backend."""
+"""What both generation backends share: the prompt types, the tokenizer and the chat rendering."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ttrl_trl.evaluation.config import EvalConfig, EvalConfigError, check
+from ttrl_trl.evaluation.errors import EvalConfigError, check
 from ttrl_trl.evaluation.model_source import ModelSource
 
 Prompt = list[dict[str, str]]
@@ -40,12 +40,7 @@ def chat_texts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[str]:
     return [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
 
 
-def build_generate_fn(config: EvalConfig, source: ModelSource, backend: str) -> GenerateFn:
-    """Load the model for the chosen backend (tokenizer first: it fails fast and cheaply)."""
-    from ttrl_trl.evaluation.transformers_backend import load_transformers_model, transformers_generate_fn
-    from ttrl_trl.evaluation.vllm_backend import vllm_generate_fn
-
-    tokenizer = load_tokenizer(source)
-    if backend == "vllm":
-        return vllm_generate_fn(source, tokenizer, config)
-    return transformers_generate_fn(load_transformers_model(source, config.dtype), tokenizer, config)
+def prompt_token_ids(tokenizer: Any, prompts: Sequence[Prompt]) -> list[list[int]]:
+    """The rendered prompts as token ids, for vLLM: the template already holds BOS, and handing vLLM the
+    text would tokenise it with another."""
+    return [tokenizer(t, add_special_tokens=False)["input_ids"] for t in chat_texts(tokenizer, prompts)]

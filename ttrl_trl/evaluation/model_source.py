@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ttrl_trl.evaluation.config import check
+from ttrl_trl.evaluation.errors import check
 from ttrl_trl.paths import looks_local
 
 

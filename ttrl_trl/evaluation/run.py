@@ -9,11 +9,21 @@ from typing import Any
 from ttrl_trl.data import load_problems
 from ttrl_trl.evaluation.compare import format_compare_table, format_summary_table, load_summary, setting_mismatches
 from ttrl_trl.evaluation.config import EvalConfig, validate_config
-from ttrl_trl.evaluation.generation import GenerateFn, build_generate_fn
+from ttrl_trl.evaluation.generation import GenerateFn, load_tokenizer
 from ttrl_trl.evaluation.metrics import summarize
-from ttrl_trl.evaluation.model_source import resolve_backend, resolve_model
+from ttrl_trl.evaluation.model_source import ModelSource, resolve_backend, resolve_model
 from ttrl_trl.evaluation.outputs import default_output_dir, run_settings, write_outputs
 from ttrl_trl.evaluation.resume import PARTIAL_FILE, chunk_size, generate_and_score
+from ttrl_trl.evaluation.transformers_backend import load_transformers_model, transformers_generate_fn
+from ttrl_trl.evaluation.vllm_backend import vllm_generate_fn
+
+
+def build_generate_fn(config: EvalConfig, source: ModelSource, backend: str) -> GenerateFn:
+    """Load the model for the chosen backend (tokenizer first: it fails fast and cheaply)."""
+    tokenizer = load_tokenizer(source)
+    if backend == "vllm":
+        return vllm_generate_fn(source, tokenizer, config)
+    return transformers_generate_fn(load_transformers_model(source, config.dtype), tokenizer, config)
 
 
 def evaluate(config: EvalConfig, generate_fn: GenerateFn | None = None) -> dict[str, Any]:

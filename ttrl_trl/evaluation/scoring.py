@@ -6,16 +6,22 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ttrl_trl.evaluation.config import EvalConfig
-from ttrl_trl.evaluation.metrics import majority_outcome, problem_metrics
+from ttrl_trl.evaluation.metrics import MajorityOutcome, majority_outcome, problem_metrics
 from ttrl_trl.vote.voting import extract_answer, is_correct
+
+
+def grade_samples(texts: Sequence[str], gold: str | None) -> tuple[list[dict[str, Any]], MajorityOutcome]:
+    """Each sample's text, answer and grade, and the graded majority vote: what ``ttrl-eval`` writes and what
+    the benchmark evaluation during training logs, from one code path."""
+    answers = [extract_answer(t) for t in texts]
+    samples = [{"text": t, "answer": a, "correct": bool(is_correct(a, gold))} for t, a in zip(texts, answers)]
+    return samples, majority_outcome(answers, gold)
 
 
 def score_problem(row: Mapping[str, Any], texts: Sequence[str], config: EvalConfig) -> dict[str, Any]:
     """One generations.jsonl line: the problem, its samples graded one by one, the vote and its metrics."""
     gold = row.get("answer")
-    answers = [extract_answer(t) for t in texts]
-    samples = [{"text": t, "answer": a, "correct": bool(is_correct(a, gold))} for t, a in zip(texts, answers)]
-    vote = majority_outcome(answers, gold)
+    samples, vote = grade_samples(texts, gold)
     record: dict[str, Any] = {"id": row["id"]} if row.get("id") is not None else {}
     record |= {
         "problem": row["problem"],

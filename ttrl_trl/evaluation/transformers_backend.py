@@ -8,6 +8,7 @@ from typing import Any
 from ttrl_trl.evaluation.config import EvalConfig
 from ttrl_trl.evaluation.generation import GenerateFn, Prompt, chat_texts
 from ttrl_trl.evaluation.model_source import ModelSource
+from ttrl_trl.evaluation.sampling import SamplingSettings
 
 
 def load_transformers_model(source: ModelSource, dtype: str) -> Any:
@@ -34,11 +35,11 @@ def eos_ids_of(model: Any, tokenizer: Any) -> list[int]:
     return ids
 
 
-def sampling_kwargs(config: EvalConfig | Any) -> dict[str, Any]:
+def sampling_kwargs(settings: SamplingSettings) -> dict[str, Any]:
     """generate() settings that match vLLM's: no top-k, no repetition penalty; temperature 0 is greedy."""
-    if config.temperature == 0:
+    if settings.temperature == 0:
         return {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
-    return {"do_sample": True, "temperature": config.temperature, "top_p": config.top_p, "top_k": 0}
+    return {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p, "top_k": 0}
 
 
 def decode_response(tokenizer: Any, token_ids: Sequence[int], eos_ids: Sequence[int]) -> str:
@@ -48,33 +49,50 @@ def decode_response(tokenizer: Any, token_ids: Sequence[int], eos_ids: Sequence[
     return tokenizer.decode(ids[:end], skip_special_tokens=True)
 
 
+def sample_completions(
+    model: Any, tokenizer: Any, prompts: Sequence[Prompt], settings: SamplingSettings, seed: int | None = None
+) -> list[list[str]]:
+    """``settings.num_samples`` completions per prompt with ``model.generate``, ``settings.batch_size`` prompts per
+    call, left-padded (the tokenizer's padding side is put back afterwards).
+
+    With ``seed``, the batch starting at prompt ``i`` is seeded with ``seed + i``: the benchmark evaluation during
+    training passes ``seed + index of its first problem``, and ``ttrl-eval`` seeds each chunk of ``batch_size``
+    problems the same way, so both draw the very same samples for the same problem, model and seed.
+    """
+    import torch
+    from transformers import set_seed
+
+    k, eos_ids, side = settings.num_samples, eos_ids_of(model, tokenizer), tokenizer.padding_side
+    texts = chat_texts(tokenizer, prompts)
+    kwargs = sampling_kwargs(settings) | {
+        "max_new_tokens": settings.max_new_tokens,
+        "num_return_sequences": k,
+        "repetition_penalty": 1.0,
+        "pad_token_id": tokenizer.pad_token_id,
+        "eos_token_id": eos_ids,
+    }
+    results: list[list[str]] = []
+    tokenizer.padding_side = "left"
+    try:
+        for start in range(0, len(texts), settings.batch_size):
+            batch = texts[start : start + settings.batch_size]
+            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            if seed is not None:
+                set_seed(seed + start)
+            with torch.inference_mode():
+                out = model.generate(**enc, **kwargs)
+            decoded = [decode_response(tokenizer, r, eos_ids) for r in out[:, enc["input_ids"].shape[1] :].tolist()]
+            results += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
+    finally:
+        tokenizer.padding_side = side
+    return results
+
+
 def transformers_generate_fn(model: Any, tokenizer: Any, config: EvalConfig) -> GenerateFn:
-    """Batched, left-padded sampling of k completions per prompt with ``model.generate`` (seeded by the caller).
+    """Batched, left-padded sampling of k completions per prompt with ``model.generate`` (seeded by the caller,
+    chunk by chunk: :func:`ttrl_trl.evaluation.resume.generate_and_score`).
 
     Also the way to evaluate a model that lives in memory (e.g. right after training): pass the
     result as ``evaluate(config, generate_fn=...)``.
     """
-    import torch
-
-    def generate(prompts: list[Prompt]) -> list[list[str]]:
-        k, eos_ids = config.num_samples, eos_ids_of(model, tokenizer)
-        texts = chat_texts(tokenizer, prompts)
-        kwargs = sampling_kwargs(config) | {
-            "max_new_tokens": config.max_new_tokens,
-            "num_return_sequences": k,
-            "repetition_penalty": 1.0,
-            "pad_token_id": tokenizer.pad_token_id,
-            "eos_token_id": eos_ids,
-        }
-        results: list[list[str]] = []
-        for start in range(0, len(texts), config.batch_size):
-            batch = texts[start : start + config.batch_size]
-            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            with torch.inference_mode():
-                out = model.generate(**enc, **kwargs)
-            responses = out[:, enc["input_ids"].shape[1] :].tolist()
-            decoded = [decode_response(tokenizer, r, eos_ids) for r in responses]
-            results += [decoded[i * k : (i + 1) * k] for i in range(len(batch))]
-        return results
-
-    return generate
+    return lambda prompts: sample_completions(model, tokenizer, prompts, config)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ttrl_trl.evaluation.config import EvalConfig
-from ttrl_trl.evaluation.generation import GenerateFn, Prompt, chat_texts
+from ttrl_trl.evaluation.generation import GenerateFn, Prompt, prompt_token_ids
 from ttrl_trl.evaluation.model_source import ModelSource
 
 # vLLM only accepts these LoRA ranks as `max_lora_rank`.
@@ -31,8 +31,7 @@ def vllm_generate_fn(source: ModelSource, tokenizer: Any, config: EvalConfig) ->
     lora = LoRARequest("adapter", 1, source.adapter) if source.adapter else None
 
     def generate(prompts: list[Prompt]) -> list[list[str]]:
-        # Token ids, not text: the template already holds BOS, and tokenising text would add another.
-        ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in chat_texts(tokenizer, prompts)]
+        ids = prompt_token_ids(tokenizer, prompts)
         outputs = llm.generate([{"prompt_token_ids": i} for i in ids], params, lora_request=lora, use_tqdm=True)
         return [[c.text for c in out.outputs] for out in outputs]
 

@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from datasets import Dataset
-from transformers import TrainerCallback, set_seed
+from transformers import TrainerCallback
 from transformers.trainer_utils import SaveStrategy
 
 from ttrl_trl.data import DatasetError, load_problems
-from ttrl_trl.evaluation.generation import chat_texts
-from ttrl_trl.evaluation.metrics import majority_outcome, summarize
-from ttrl_trl.evaluation.transformers_backend import decode_response, eos_ids_of, sampling_kwargs
-from ttrl_trl.vote.voting import extract_answer, is_correct
+from ttrl_trl.evaluation.generation import prompt_token_ids
+from ttrl_trl.evaluation.metrics import summarize
+from ttrl_trl.evaluation.scoring import grade_samples
+from ttrl_trl.evaluation.transformers_backend import sample_completions
 
 PREFIX = "benchmark/"
 
@@ -95,10 +95,12 @@ def load_benchmark(args: Any, train_source: Mapping[str, Any]) -> Dataset | None
 # ------------------------------------------------------------------------------------------ grading
 def grade_problem(gold: Any, texts: Sequence[str]) -> dict[str, Any]:
     """One problem's graded samples and vote, in the record layout that ``metrics.summarize`` reads."""
-    gold = None if gold is None else str(gold)
-    answers = [extract_answer(t) for t in texts]
-    samples = [{"answer": a, "correct": bool(is_correct(a, gold))} for a in answers]
-    return {"samples": samples, "maj_correct": majority_outcome(answers, gold).correct}
+    samples, vote = grade_samples(texts, None if gold is None else str(gold))
+    # The texts stay on this rank: only answers and grades are gathered.
+    return {
+        "samples": [{"answer": s["answer"], "correct": s["correct"]} for s in samples],
+        "maj_correct": vote.correct,
+    }
 
 
 def benchmark_metrics(records: Sequence[Mapping[str, Any]], k: int) -> dict[str, float]:
@@ -132,37 +134,6 @@ def preserved_rng() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------------------ generation
-def transformers_generate(
-    model: Any, tokenizer: Any, prompts: Sequence[Any], s: SampleSettings, first_index: int
-) -> list[list[str]]:
-    """k samples per prompt with ``model.generate``, chunk by chunk, each chunk seeded with ``seed + the global
-    index of its first problem`` (as ``ttrl_trl.evaluate`` does)."""
-    import torch
-
-    eos_ids, texts, side = eos_ids_of(model, tokenizer), chat_texts(tokenizer, prompts), tokenizer.padding_side
-    kwargs = sampling_kwargs(s) | {
-        "max_new_tokens": s.max_new_tokens,
-        "num_return_sequences": s.num_samples,
-        "repetition_penalty": 1.0,
-        "pad_token_id": tokenizer.pad_token_id,
-        "eos_token_id": eos_ids,
-    }
-    results: list[list[str]] = []
-    tokenizer.padding_side = "left"
-    try:
-        for start in range(0, len(texts), s.batch_size):
-            batch = texts[start : start + s.batch_size]
-            enc = tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            set_seed(s.seed + first_index + start)
-            with torch.inference_mode():
-                out = model.generate(**enc, **kwargs)
-            results += [decode_response(tokenizer, row, eos_ids) for row in out[:, enc["input_ids"].shape[1] :].tolist()]
-    finally:
-        tokenizer.padding_side = side
-    k = s.num_samples
-    return [results[i * k : (i + 1) * k] for i in range(len(texts))]
-
-
 @contextlib.contextmanager
 def _swapped(obj: Any, **values: Any) -> Iterator[None]:
     old = {name: getattr(obj, name) for name in values}
@@ -182,7 +153,7 @@ def vllm_generate(trainer: Any, prompts: Sequence[Any], s: SampleSettings) -> li
     if trainer.state.global_step != trainer._last_loaded_step:  # the engine must hold the current weights
         engine.sync_weights()
         trainer._last_loaded_step = trainer.state.global_step
-    ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in chat_texts(tokenizer, prompts)]
+    ids = prompt_token_ids(tokenizer, prompts)
     sampling = {
         "temperature": s.temperature,
         "top_p": s.top_p if s.temperature > 0 else 1.0,
@@ -219,7 +190,7 @@ def generate_local(trainer: Any, prompts: Sequence[Any], s: SampleSettings, firs
         was_training = model.training
         model.eval()
         try:
-            return transformers_generate(model, trainer.processing_class, prompts, s, first_index)
+            return sample_completions(model, trainer.processing_class, prompts, s, seed=s.seed + first_index)
         finally:
             model.train(was_training)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from trl import GRPOConfig
 
+from ttrl_trl.evaluation.sampling import sampling_error
 from ttrl_trl.vote.guards import check_guard_options
 from ttrl_trl.vote.rewards import CONTROL_REWARDS, VOTE_REWARDS, check_control_reward, check_vote_reward_options
 
@@ -48,7 +49,9 @@ class TTRLConfig(GRPOConfig):
             ``max_t |log rho_t|`` exceeds this. ``None`` turns the criterion off.
         trm_delta_avg: Trust Region Masking, average criterion: a sequence is masked when the mean
             over its tokens of ``rho_t - 1 - log rho_t`` (k3 estimate of the token KL) exceeds this.
-            ``None`` turns the criterion off. With both off the loss is TRL's, bit for bit.
+            ``None`` turns the criterion off. With both off the loss is TRL's, bit for bit. TRM is the run's
+            only sequence mask: it composes with TRL's vLLM importance weight in a ``*_truncate``
+            ``vllm_importance_sampling_mode`` and refuses the ``*_mask`` modes and ``off_policy_mask_threshold``.
         vote_reward: the reward of each completion given its prompt's vote
             (:mod:`ttrl_trl.vote.rewards`): ``majority`` (TTRL: 1 if its answer is equivalent to
             the label, else 0) or ``soft`` (EMPO: the share of the prompt's votes in its own answer
@@ -292,10 +295,18 @@ class TTRLConfig(GRPOConfig):
                 f"Trust Region Masking is not validated for loss_type={self.loss_type!r}. "
                 f"Use one of {TRM_SUPPORTED_LOSS_TYPES}, or turn TRM off (trm_delta_max=None, trm_delta_avg=None)."
             )
+        # One mask per run (README, "Trust Region Masking"): TRL's other masks test the same drift differently.
         if self.off_policy_mask_threshold is not None:
             raise ValueError(
                 "off_policy_mask_threshold (TRL's OPSM) and Trust Region Masking (trm_delta_max / trm_delta_avg) are "
-                "both sequence masks on the same hook; set only one of them."
+                "both sequence masks on the same hook; set off_policy_mask_threshold: null, or turn TRM off."
+            )
+        mode = self.vllm_importance_sampling_mode
+        if self.use_vllm and self.vllm_importance_sampling_correction and mode.endswith("_mask"):
+            raise ValueError(
+                f"vllm_importance_sampling_mode={mode!r} masks on the vLLM ratio next to Trust Region Masking "
+                f"(trm_delta_max / trm_delta_avg); set vllm_importance_sampling_mode: token_truncate (TRM masks, the "
+                f"capped ratio reweights what it keeps) or vllm_importance_sampling_correction: false."
             )
 
     @property
@@ -306,7 +317,7 @@ class TTRLConfig(GRPOConfig):
         """Refuse what `ttrl_trl.evaluate` refuses, and best-checkpoint settings that could never work."""
         if self.benchmark_eval_max_new_tokens is None:
             self.benchmark_eval_max_new_tokens = self.max_completion_length
-        steps, k = self.benchmark_eval_steps, self.benchmark_eval_num_samples
+        steps = self.benchmark_eval_steps
         best = self.metric_for_best_model or ""
         if not self.benchmark_eval_enabled:
             if best.removeprefix("eval_").startswith("benchmark/"):
@@ -315,24 +326,13 @@ class TTRLConfig(GRPOConfig):
                     f"(e.g. 16), or pick another metric."
                 )
             return
-        checks = [
-            (steps >= 1, f"benchmark_eval_steps={steps} must be >= 1, or 0/None to turn the benchmark evaluation off."),
-            (k >= 1, f"benchmark_eval_num_samples={k}: at least one sample per problem (the paper: 16)."),
-            (self.benchmark_eval_temperature >= 0, f"benchmark_eval_temperature={self.benchmark_eval_temperature} "
-             "is negative; use 0 (greedy) or e.g. 0.6 (the paper)."),
-            (self.benchmark_eval_temperature > 0 or k == 1, f"benchmark_eval_temperature=0 is greedy, so all "
-             f"benchmark_eval_num_samples={k} samples would be identical; set benchmark_eval_num_samples: 1."),
-            (0 < self.benchmark_eval_top_p <= 1, f"benchmark_eval_top_p={self.benchmark_eval_top_p} must be in "
-             "(0, 1]; the paper uses 0.95."),
-            (self.benchmark_eval_max_new_tokens >= 1, f"benchmark_eval_max_new_tokens="
-             f"{self.benchmark_eval_max_new_tokens} must be >= 1 (default: max_completion_length)."),
-            (self.benchmark_eval_max_problems is None or self.benchmark_eval_max_problems >= 1,
-             f"benchmark_eval_max_problems={self.benchmark_eval_max_problems} must be >= 1, or unset for all."),
-            (self.benchmark_eval_batch_size >= 1, f"benchmark_eval_batch_size={self.benchmark_eval_batch_size} must be >= 1."),
-        ]  # fmt: skip
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
+        if steps < 1:
+            raise ValueError(
+                f"benchmark_eval_steps={steps} must be >= 1, or 0/None to turn the benchmark evaluation off."
+            )
+        error = sampling_error(self, prefix="benchmark_eval_")  # the very checks `ttrl_trl.evaluate` runs
+        if error is not None:
+            raise ValueError(error)
         if best.removeprefix("eval_").startswith("benchmark/"):
             self._check_best_benchmark_metric(best.removeprefix("eval_"))
 
@@ -341,6 +341,20 @@ class TTRLConfig(GRPOConfig):
         known = ("benchmark/pass@1", f"benchmark/maj@{k}", f"benchmark/pass@{k}", "benchmark/no_answer_rate")
         if best not in known:
             raise ValueError(f"metric_for_best_model={best!r} is not logged; use one of {list(known)}.")
+        evaluation = str(getattr(self.eval_strategy, "value", self.eval_strategy))
+        if evaluation != "no":
+            raise ValueError(
+                f"metric_for_best_model={best!r} with eval_strategy={evaluation!r}: transformers would look for "
+                f"'eval_{best}' among the eval_dataset's metrics and stop with a KeyError at the first evaluation "
+                f"(the benchmark is logged by its own callback); set eval_strategy: no, or pick an eval_dataset metric."
+            )
+        if best == "benchmark/no_answer_rate":  # lower is better (unset: false, as transformers does for a loss)
+            if self.greater_is_better:
+                raise ValueError(
+                    f"metric_for_best_model={best!r} with greater_is_better=true would keep the checkpoint that "
+                    f"answers least; set greater_is_better: false (or leave it unset: false is then the default)."
+                )
+            self.greater_is_better = False
         strategy = str(getattr(self.save_strategy, "value", self.save_strategy))
         if strategy == "steps" and self.save_steps >= 1 and self.benchmark_eval_steps % int(self.save_steps):
             raise ValueError(

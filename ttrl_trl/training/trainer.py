@@ -420,9 +420,10 @@ class TTRLTrainer(GRPOTrainer):
         """TRM's whole-sequence mask, (B, 1): 1 keeps a sequence, 0 drops it from the policy gradient.
 
         Installed as ``self.get_off_policy_mask`` when TRM is on. ``sampling_per_token_logps`` is
-        pi_roll: vLLM's sampling log-probs when present, else the old policy's. A NaN log-prob on a
-        real token (vLLM could not score it) counts as an infinite ratio: the sequence is masked
-        (nothing certifies it stayed in the trust region), which ``trm/masked_fraction`` counts.
+        pi_roll: vLLM's sampling log-probs when present, else the old policy's. TRL then weights the kept
+        sequences by its vLLM importance ratio, if on (truncate modes; TTRLConfig refuses the mask modes).
+        A NaN log-prob on a real token (vLLM could not score it) counts as an infinite ratio: the sequence
+        is masked (nothing certifies it stayed in the trust region), which ``trm/masked_fraction`` counts.
         """
         stats = trm_sequence_stats(per_token_logps.detach() - sampling_per_token_logps, mask)
         keep = trm_keep(stats, self.args.trm_delta_max, self.args.trm_delta_avg)
