@@ -35,6 +35,8 @@ import sys
 import time
 from pathlib import Path
 
+from ttrl_trl.training.selection import SELECTION_RULES  # noqa: E402
+
 # Each variant is a set of demo flags applied on top of the shared ones. Every variant states its reward
 # explicitly, so a later change of the demo's default does not change what a name means.
 VARIANTS: dict[str, str] = {
@@ -167,14 +169,14 @@ def mean_ci(values: list[float]) -> dict:
     return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
 
 
-def checkpoint_choices(history: list[dict], k: int) -> dict | None:
-    """Last, label-free choice and oracle best among the labelled evaluation steps of one run."""
-    from ttrl_trl.training.selection import selection_scores
+def checkpoint_choices(history: list[dict], k: int, rule: str | None = None) -> dict | None:
+    """Last, label-free choice (by ``rule``, default: the trainer's) and oracle best among the labelled steps."""
+    from ttrl_trl.training.selection import DEFAULT_RULE, selection_scores
 
     evals = {row["step"]: row for row in history if "benchmark/pass@1" in row}
     if not evals:
         return None
-    scores = selection_scores(history)
+    scores = selection_scores(history, rule or DEFAULT_RULE)
     steps = sorted(evals)
     last = steps[-1]
     scored = [s for s in steps if s in scores]
@@ -210,8 +212,23 @@ def collect(root: Path) -> dict:
             "seconds": summary["seconds"] - eval_seconds,
             "options": summary.get("options", {}),
             "checkpoints": checkpoint_choices(history, k),
+            "rule_regret": {
+                rule: choice["label_free"]["regret"]
+                for rule in SELECTION_RULES
+                if (choice := checkpoint_choices(history, k, rule))
+            },
         }
     return runs
+
+
+def rule_regrets(runs: dict[str, dict[int, dict]]) -> dict[str, dict]:
+    """Each label-free rule's regret (mean and interval) over every run: how the default rule is chosen."""
+    values: dict[str, list[float]] = {}
+    for by_seed in runs.values():
+        for run in by_seed.values():
+            for rule, regret in run.get("rule_regret", {}).items():
+                values.setdefault(rule, []).append(regret)
+    return {rule: mean_ci(v) for rule, v in values.items()}
 
 
 def summarize(runs: dict[str, dict[int, dict]]) -> dict:
@@ -296,9 +313,19 @@ def write_report(root: Path) -> dict:
         raise ProtocolError(f"no finished run under {root} (expected seed*/<variant>/summary.json)")
     order = [v for v in VARIANTS if v in runs] + sorted(v for v in runs if v not in VARIANTS)
     table = summarize(runs)
-    report = {"variants": table, "runs": {name: {str(s): r for s, r in runs[name].items()} for name in order}}
+    rules = rule_regrets(runs)
+    report = {
+        "variants": table,
+        "selection_rules": rules,
+        "runs": {name: {str(s): r for s, r in runs[name].items()} for name in order},
+    }
     (root / "efficacy.json").write_text(json.dumps(report, indent=2) + "\n")
-    (root / "efficacy.md").write_text(markdown(table, order))
+    rule_lines = ["", "| label-free rule | runs | mean regret (pass@1 points, 95 % CI) |", "|---|---|---|"]
+    rule_lines += [
+        f"| {rule} | {ci['n']} | {100 * ci['mean']:.1f} [{100 * ci['low']:.1f}, {100 * ci['high']:.1f}] |"
+        for rule, ci in rules.items()
+    ]
+    (root / "efficacy.md").write_text(markdown(table, order) + "\n".join(rule_lines) + "\n")
     figure(runs, order, root / "efficacy.png")
     return report
 
