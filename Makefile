@@ -101,7 +101,9 @@ gpu-check:
 
 # ---- Evaluation -----------------------------------------------------------------------------
 # The paper's settings (pass@1 as avg@16 at temperature 0.6, top-p 0.95, 3072 new tokens), each
-# overridable on the command line:
+# overridable on the command line. aime24, amc and math500 read the files shipped in the package (offline);
+# aime25 downloads math-ai/aime25 once (offline: DATASET=path/to/aime25.json); DATA_DIR=<folder> reads
+# <folder>/<name>.json instead:
 #   make eval-aime24 MODEL=Qwen/Qwen2.5-Math-1.5B
 #   make eval MODEL=outputs/ttrl-aime24 DATASET=math500 K=4 EVAL_ARGS="--max_problems 50 --pass_at 2"
 #   make eval-aime24 MODEL=outputs/ttrl-aime24 OUTPUT_DIR=outputs/eval/aime24-ttrl \
@@ -114,11 +116,11 @@ TOP_P ?= 0.95
 MAX_NEW_TOKENS ?= 3072
 SEED ?= 42
 BACKEND ?= auto
-DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,)
+DATA_DIR ?=
 OUTPUT_DIR ?= outputs/eval/$(basename $(notdir $(DATASET)))
 EVAL_ARGS ?=
 
-.PHONY: eval eval-aime24 eval-amc eval-math500
+.PHONY: eval eval-aime24 eval-aime25 eval-amc eval-math500
 
 eval: install
 	@test -n "$(MODEL)" || { echo "MODEL is required: make eval MODEL=<Hub id or folder> DATASET=aime24"; exit 2; }
@@ -127,7 +129,7 @@ eval: install
 		--top_p $(TOP_P) --max_new_tokens $(MAX_NEW_TOKENS) --seed $(SEED) --backend $(BACKEND) \
 		--output_dir "$(OUTPUT_DIR)" $(EVAL_ARGS)
 
-eval-aime24 eval-amc eval-math500: eval-%:
+eval-aime24 eval-aime25 eval-amc eval-math500: eval-%:
 	@$(MAKE) --no-print-directory eval DATASET=$*
 
 # ---- CPU demo ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Shared fixtures: offline mode, the tiny model, the real benchmark files."""
+"""Shared fixtures: offline mode, the tiny model, the real benchmark files (shipped in the package)."""
 
 from __future__ import annotations
 
@@ -17,16 +17,14 @@ os.environ.setdefault("WANDB_DISABLED", "true")
 # Tiny models: one thread is faster than two (no sync overhead) and keeps runs reproducible.
 torch.set_num_threads(1)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("TTRL_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``../shared/data``: the real AIME 2024 / AMC / MATH-500 files (never copied into the repo)."""
-    if not (SHARED_DATA / "aime24.json").is_file():
-        pytest.fail(f"benchmark files not found in {SHARED_DATA}; set TTRL_SHARED_DATA to the folder holding them")
-    return SHARED_DATA
+    """The real AIME 2024 / AMC / MATH-500 files every test shares: the official TTRL copies the package
+    ships (``ttrl_trl/benchmark_data``), so a fresh clone tests with nothing beside it."""
+    from ttrl_trl.data import BENCHMARK_DATA_DIR
+
+    return BENCHMARK_DATA_DIR
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ def default_run() -> dict:
 def test_exact_majority_error_is_the_binomial_tail() -> None:
     want = sum(math.comb(20, k) for k in range(11)) / 2**20
     assert exact_majority_error(20, 0.5) == pytest.approx(want, rel=1e-12)
-    assert round(want, 3) == 0.588  # REFERENCE.md's recomputed figure (the seed printed 0.105)
+    assert round(want, 3) == 0.588  # docs/reference.md's recomputed figure (the seed printed 0.105)
     assert exact_majority_error(21, 0.5) == pytest.approx(0.5)  # odd N: no ties, symmetric
     assert exact_majority_error(20, 1.0) == 0.0 and exact_majority_error(20, 0.0) == 1.0
 

@@ -40,6 +40,13 @@ def test_the_paper_table_has_a_recipe_per_model_and_benchmark():
             assert (REPO / "recipes" / model / "ttrl" / f"{bench}.yaml").is_file(), (model, bench)
 
 
+def test_qwen3_base_recipes_cover_the_four_benchmarks_and_are_parsed():
+    for model in ("Qwen3-4B-Base", "Qwen3-8B-Base"):
+        for bench in ("aime24", "aime25", "amc", "math500"):
+            path = REPO / "recipes" / model / "ttrl" / f"{bench}.yaml"
+            assert path in RECIPES, (model, bench)  # so the parametrised check below runs on it
+
+
 @pytest.mark.parametrize("recipe", RECIPES, ids=[str(p.relative_to(REPO / "recipes")) for p in RECIPES])
 def test_recipe_parses_without_unknown_or_deprecated_fields(recipe):
     (script_args, training_args, model_args), deprecations = parse_recipe(recipe)
@@ -58,6 +65,9 @@ def test_recipe_parses_without_unknown_or_deprecated_fields(recipe):
         assert training_args.benchmark_eval_max_new_tokens == 3072
     if "Instruct" in str(recipe) or "Qwen2.5-7B" in str(recipe):
         assert script_args.system_prompt == DEFAULT_SYSTEM_PROMPT and "Prompt [ours]" in text
+    if "Qwen3" in str(recipe):  # the prompt EVOL-RL sends Qwen3 base models, said where it comes from
+        assert script_args.system_prompt == DEFAULT_SYSTEM_PROMPT and "Prompt (EVOL-RL's" in text
+        assert script_args.dataset == recipe.stem and "# Assumes [ours]: 8 x 80 GB" in text
 
 
 def test_the_check_catches_unknown_and_deprecated_fields(tmp_path):

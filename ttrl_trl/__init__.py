@@ -41,6 +41,8 @@ _LAZY: dict[str, str] = {
     "build_prompt": "ttrl_trl.data",
     "load_problems": "ttrl_trl.data",
     "DEFAULT_SYSTEM_PROMPT": "ttrl_trl.data",
+    "BENCHMARKS": "ttrl_trl.data",
+    "benchmark_file": "ttrl_trl.data",
     # evaluation
     "EvalConfig": "ttrl_trl.evaluation.config",
     "evaluate": "ttrl_trl.evaluation.run",
@@ -53,7 +55,7 @@ _LAZY: dict[str, str] = {
 __all__ = sorted(_LAZY)
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name is imported on first use
-    from ttrl_trl.data import DEFAULT_SYSTEM_PROMPT, build_prompt, load_problems
+    from ttrl_trl.data import BENCHMARKS, DEFAULT_SYSTEM_PROMPT, benchmark_file, build_prompt, load_problems
     from ttrl_trl.evaluation.config import EvalConfig
     from ttrl_trl.evaluation.run import evaluate
     from ttrl_trl.tiny import CPU_TRAINING_ARGS, build_char_tokenizer, build_tiny_model

@@ -4,14 +4,17 @@ TTRL trains on the unlabelled test questions and evaluates on the same questions
 must see the same prompt and the same parsing of the answer column; this module is that single
 place. A dataset is named in one of three ways:
 
-* a short benchmark name (``aime24``, ``amc``, ``math500``): the Hub dataset of
-  ``../shared/REFERENCE.md``, or ``<data_dir>/<name>.json`` when ``data_dir`` holds the TTRL file;
+* a benchmark name (``BENCHMARKS``): ``aime24``, ``amc`` and ``math500`` read the official TTRL
+  files shipped in ``ttrl_trl/benchmark_data/`` (offline; the files the paper's results come from;
+  see NOTICE there), ``aime25`` the Hub dataset ``math-ai/aime25``; ``<data_dir>/<name>.json``,
+  when ``data_dir`` holds it, overrides both;
 * a local ``.json`` / ``.jsonl`` / ``.parquet`` file (the official TTRL layout included);
-* any other Hub dataset id.
+* any other Hub dataset id (``HuggingFaceH4/aime_2024`` for the Hub copy of AIME 2024).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +27,10 @@ DEFAULT_SYSTEM_PROMPT = "Please reason step by step, and put your final answer w
 PROBLEM_COLUMN_CANDIDATES = ("problem", "prompt", "question")
 ANSWER_COLUMN_CANDIDATES = ("answer", "solution_answer", "final_answer")
 LOCAL_FORMATS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+BENCHMARK_DATA_DIR = Path(__file__).resolve().parent / "benchmark_data"
+"""The official TTRL test files (MIT, PRIME-RL/TTRL), package data, so the benchmark names work offline."""
+TTRL_LAYOUT = "[{prompt, answer, source, id}]"
+ANSWER_TEXT = "_ttrl_answer_text"
 
 
 class DatasetError(ValueError):
@@ -32,18 +39,31 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Benchmark:
-    """Where a named benchmark lives on the Hub, and which columns hold its text and answer."""
+    """A named benchmark: the shipped file when there is one, else the Hub dataset (its split and columns).
+
+    ``hub_id`` is also the Hub copy of a shipped benchmark (``--dataset <hub_id>`` loads it
+    instead); its rows may differ from the official file's in wording and order.
+    """
 
     hub_id: str
     split: str
     problem_column: str
     answer_column: str
+    shipped_file: str | None = None
+
+    @property
+    def shipped_path(self) -> Path | None:
+        return BENCHMARK_DATA_DIR / self.shipped_file if self.shipped_file else None
 
 
 BENCHMARKS: dict[str, Benchmark] = {
-    "aime24": Benchmark("HuggingFaceH4/aime_2024", "train", "problem", "answer"),
-    "amc": Benchmark("AI-MO/aimo-validation-amc", "train", "problem", "answer"),
-    "math500": Benchmark("HuggingFaceH4/MATH-500", "test", "problem", "answer"),
+    "aime24": Benchmark("HuggingFaceH4/aime_2024", "train", "problem", "answer", "aime24.json"),
+    "amc": Benchmark("AI-MO/aimo-validation-amc", "train", "problem", "answer", "amc.json"),
+    "math500": Benchmark("HuggingFaceH4/MATH-500", "test", "problem", "answer", "math500.json"),
+    # math-ai/aime25 holds one file, test.jsonl, so its only split is "test"; its rows carry `problem`,
+    # `answer` and `id` (as public evaluation code reads them: load_dataset("math-ai/aime25", split="test"),
+    # row["problem"], row["answer"]). Not shipped: no licence to redistribute it.
+    "aime25": Benchmark("math-ai/aime25", "test", "problem", "answer"),
 }
 
 
@@ -121,6 +141,68 @@ def _load_local(path: Path) -> Dataset:
         raise DatasetError(f"Could not read {str(path)!r} as {LOCAL_FORMATS[path.suffix]}: {err}") from err
 
 
+def benchmark_file(name: str, data_dir: str | Path | None = None) -> Path | None:
+    """The local file a benchmark name reads: ``<data_dir>/<name>.json`` when it exists, else the shipped
+    copy; None for a Hub-only benchmark (or an unknown name)."""
+    bench = BENCHMARKS.get(name.lower())
+    if bench is None:
+        return None
+    if data_dir is not None:
+        local = Path(data_dir).expanduser() / f"{name.lower()}.json"
+        if local.is_file():
+            return local
+    return bench.shipped_path
+
+
+@contextmanager
+def _quiet_hub_retries() -> Iterator[None]:
+    """huggingface_hub logs each retry (5 over ~24 s without network); a failed load ends in our one line."""
+    hub_logger = logging.getLogger("huggingface_hub")
+    level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hub_logger.setLevel(level)
+
+
+def _hub_unreachable(err: BaseException) -> str | None:
+    """Why the Hub could not be asked (offline mode, no network), or None for any other failure."""
+    from datasets import config
+
+    if config.HF_HUB_OFFLINE:
+        return "HF_HUB_OFFLINE / HF_DATASETS_OFFLINE is set"
+    chain = [err, err.__cause__, err.__context__]
+    if any(isinstance(e, ConnectionError | TimeoutError) for e in chain if e is not None):
+        return "no network"
+    return None
+
+
+def _load_hub(dataset: str, bench: Benchmark | None, split: str | None) -> Dataset:
+    """A Hub dataset (the local cache first, as ``datasets`` does); any failure becomes one line saying what to do."""
+    hub_id = bench.hub_id if bench else dataset
+    local_hint = (
+        f"or pass a local file in the TTRL layout {TTRL_LAYOUT} (or any .json/.jsonl/.parquet with a problem and an "
+        f"answer column): `--dataset path/to/{dataset.lower() if bench else 'data'}.json`."
+    )
+    try:
+        with _quiet_hub_retries():
+            return load_dataset(hub_id, split=split or (bench.split if bench else "train"))
+    except Exception as err:  # offline, gated, misspelt: say what to do instead
+        unreachable = _hub_unreachable(err)
+        if unreachable:
+            raise DatasetError(
+                f"dataset {dataset!r} is the Hub dataset {hub_id!r}, which is not in the local cache, and the Hub "
+                f"cannot be reached ({unreachable}). Download it once with network access (run the same command "
+                f"online; datasets keeps a copy in its cache), {local_hint}"
+            ) from err
+        detail = " ".join(f"{type(err).__name__}: {err}".split())
+        raise DatasetError(
+            f"Could not load dataset {dataset!r} (Hub id {hub_id!r}): {detail[:300]}. Check the id and your access "
+            f"to it, {local_hint}"
+        ) from err
+
+
 def _load_raw(dataset: str, split: str | None, data_dir: str | Path | None) -> tuple[Dataset, Benchmark | None]:
     path = Path(dataset).expanduser()
     if path.suffix in LOCAL_FORMATS:
@@ -128,25 +210,15 @@ def _load_raw(dataset: str, split: str | None, data_dir: str | Path | None) -> t
             raise DatasetError(f"`dataset` points at {str(path)!r}, which does not exist.")
         return _load_local(path), None
     bench = BENCHMARKS.get(dataset.lower())
-    if bench is not None and data_dir is not None:
-        local = Path(data_dir).expanduser() / f"{dataset.lower()}.json"
-        if local.is_file():
-            return _load_local(local), None
-    hub_id = bench.hub_id if bench else dataset
     if bench is None and "/" not in dataset:
         raise DatasetError(
             f"Unknown dataset {dataset!r}: not a benchmark name ({', '.join(BENCHMARKS)}), not a local "
             f".json/.jsonl/.parquet file, and not a Hub id (owner/name)."
         )
-    try:
-        return load_dataset(hub_id, split=split or (bench.split if bench else "train")), bench
-    except Exception as err:  # offline, gated, misspelt: say what to do instead
-        raise DatasetError(
-            f"Could not load dataset {dataset!r} (Hub id {hub_id!r}): {type(err).__name__}: {err}. "
-            f"Offline, point `dataset` at a local JSON/JSONL/parquet file with a problem and an answer column, "
-            f"e.g. `--dataset ../shared/data/{dataset.lower() if bench else 'aime24'}.json`"
-            + (", or pass `--data_dir` to a folder holding it." if bench else ".")
-        ) from err
+    local = benchmark_file(dataset, data_dir) if bench else None
+    if local is not None:
+        return _load_local(local), None
+    return _load_hub(dataset, bench, split), bench
 
 
 def load_problems(
@@ -196,9 +268,11 @@ def load_problems(
         row = {"problem": problem, "prompt": prompt}
         if answer_col is not None:
             answer = example[answer_col]
-            row["answer"] = None if answer is None else str(answer)
+            row[ANSWER_TEXT] = None if answer is None else str(answer)
         return row
 
     keep = {"id", "source"} & set(columns)
     with _no_progress_bars():
-        return raw.map(to_row, remove_columns=[c for c in columns if c not in keep])
+        rows = raw.map(to_row, remove_columns=[c for c in columns if c not in keep])
+    # Written under a new name: `map` would cast a returned "answer" back to the input column's type (int, float).
+    return rows.rename_column(ANSWER_TEXT, "answer") if answer_col is not None else rows

@@ -7,7 +7,7 @@ and graded by :mod:`ttrl_trl.vote.voting`, so an evaluation sees exactly what TT
 Command line (``ttrl-eval`` or ``python -m ttrl_trl.evaluate``)::
 
     python -m ttrl_trl.evaluate --model_name_or_path Qwen/Qwen2.5-Math-1.5B --dataset aime24 \\
-        --data_dir ../shared/data --num_samples 16 --output_dir outputs/eval/aime24
+        --num_samples 16 --output_dir outputs/eval/aime24
 
 Programmatic use: ``evaluate(EvalConfig(...))`` returns the summary dictionary; pass
 ``generate_fn`` to evaluate an in-memory model (see :func:`transformers_generate_fn`).

@@ -19,7 +19,7 @@ from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
 
 from ttrl_trl.data import ANSWER_COLUMN_CANDIDATES, DEFAULT_SYSTEM_PROMPT, DatasetError, load_problems
 from ttrl_trl.options import unknown_option_message
-from ttrl_trl.paths import missing_path_error
+from ttrl_trl.paths import missing_path_error, offline_hub_error
 from ttrl_trl.training.benchmark_eval import load_benchmark
 from ttrl_trl.training.config import TTRLConfig
 
@@ -30,10 +30,14 @@ class TTRLScriptArguments:
 
     dataset: str = field(
         default="aime24",
-        metadata={"help": "aime24 | amc | math500, a Hub dataset id, or a local .json/.jsonl/.parquet file."},
+        metadata={
+            "help": "aime24 | amc | math500 (shipped, offline), aime25 (Hub: math-ai/aime25), a Hub dataset id, or a "
+            "local .json/.jsonl/.parquet file."
+        },
     )
     data_dir: str | None = field(
-        default=None, metadata={"help": "Folder with <name>.json TTRL files for the named benchmarks (offline)."}
+        default=None,
+        metadata={"help": "Folder whose <name>.json (TTRL layout) replaces a benchmark name's shipped file or Hub copy."},
     )
     dataset_split: str | None = field(default=None, metadata={"help": "Split of a Hub dataset (default: its own)."})
     problem_column: str | None = field(default=None, metadata={"help": "Column with the question text."})
@@ -191,6 +195,7 @@ def train(argv: list[str] | None = None) -> None:
     missing = missing_path_error(
         model_args.model_name_or_path, "model_name_or_path", "a saved model folder or a Hub id (owner/name)"
     )
+    missing = missing or offline_hub_error(model_args.model_name_or_path, "model_name_or_path")
     if missing:
         raise UsageError(missing)
     dataset, benchmark = load_training_dataset(script_args, training_args)

@@ -36,7 +36,7 @@ better arm stays exactly 0.5. The note's guarantee needs ``e < 1/2``. Wrong answ
 with one another (``--wrong-answers 3``) are what lets the correct answer win the plurality
 without a strict majority; then the better arm gains on average.
 
-The KL bound. REFERENCE.md recomputes the note's figures (``c_var`` about 3.80, bound about
+The KL bound. docs/reference.md recomputes the note's figures (``c_var`` about 3.80, bound about
 0.568, not 0.531) but does not give the bound's formula, so this module does not recompute it: it
 prints 0.568 as the quoted figure, next to the empirical ``KL(pi_final || pi_start)`` over the runs.
 """
@@ -51,9 +51,9 @@ from collections.abc import Sequence
 import numpy as np
 
 QUOTED_KL_BOUND = 0.568
-"""The note's bound as recomputed in REFERENCE.md (formula not given there; quoted, not derived)."""
+"""The note's bound as recomputed in docs/reference.md (formula not given there; quoted, not derived)."""
 QUOTED_C_VAR = 3.80
-"""The note's variance constant as recomputed in REFERENCE.md (quoted, not derived)."""
+"""The note's variance constant as recomputed in docs/reference.md (quoted, not derived)."""
 
 
 def exact_majority_error(n_votes: int, accuracy: float) -> float:
@@ -177,8 +177,8 @@ def format_report(r: dict) -> str:
             f"{r['start']}); above start in {100 * r['frac_runs_better_above_start']:.1f}% of runs; "
             f"final accuracy {r['accuracy_final_mean']:.4f}",
             f"KL(pi_final || pi_start): mean {r['kl_final_start_mean']:.4f}, max {r['kl_final_start_max']:.4f}; "
-            f"quoted bound {r['quoted_kl_bound']:.3f} (c_var {r['quoted_c_var']:.2f}, as recomputed in REFERENCE.md, whose "
-            f"formula is not given there, so quoted rather than derived); "
+            f"quoted bound {r['quoted_kl_bound']:.3f} (c_var {r['quoted_c_var']:.2f}, as recomputed in docs/reference.md, "
+            f"whose formula is not given there, so quoted rather than derived); "
             f"within it in {100 * r['frac_runs_kl_within_quoted_bound']:.1f}% of runs",
         ]
     )

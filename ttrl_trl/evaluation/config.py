@@ -27,7 +27,8 @@ class EvalConfig:
         metadata={"help": f"Benchmark name ({', '.join(BENCHMARKS)}), local .json/.jsonl/.parquet file, or Hub id."},
     )
     data_dir: str | None = field(
-        default=None, metadata={"help": "Folder with the TTRL <name>.json files (e.g. ../shared/data)."}
+        default=None,
+        metadata={"help": "Folder whose <name>.json (TTRL layout) replaces a benchmark name's shipped file or Hub copy."},
     )
     split: str | None = field(default=None, metadata={"help": "Dataset split (Hub datasets only)."})
     problem_column: str | None = field(default=None, metadata={"help": "Column holding the problem text."})
