@@ -26,10 +26,16 @@ TINY_RECIPE = REPO / "recipes" / "tiny" / "ttrl" / "aime24.yaml"
 def _inputs(root: Path, tiny_model_path: Path, shared_data: Path) -> dict[str, str]:
     empty = root / "empty.jsonl"
     empty.write_text("")
+    bad_lines = root / "bad.jsonl"  # line 3 (1-based) is cut short
+    bad_lines.write_text('{"problem": "1+1", "answer": "2"}\n{"problem": "2+2", "answer": "4"}\n'
+                         '{"problem": "3+3", "answer": 6\n{"problem": "4+4", "answer": "8"}\n')
+    bad_list = root / "bad.json"  # a missing comma on line 3
+    bad_list.write_text('[\n {"problem": "1+1", "answer": "2"},\n {"problem": "2+2" "answer": "4"}\n]\n')
     typo = root / "typo.yaml"
     typo.write_text(TINY_RECIPE.read_text() + "n_vote_per_prompt: 16\n")
     return {"model": str(tiny_model_path), "data": str(shared_data / "aime24.json"), "empty": str(empty),
-            "typo": str(typo), "recipe": str(TINY_RECIPE), "out": str(root / "out")}  # fmt: skip
+            "typo": str(typo), "recipe": str(TINY_RECIPE), "out": str(root / "out"),
+            "bad_lines": str(bad_lines), "bad_list": str(bad_list)}  # fmt: skip
 
 
 # (command, arguments with {placeholders}, words the one error line must contain)
@@ -38,6 +44,10 @@ CASES = {
                             "--output_dir {out}", ["'outputs/no-such-model' does not exist"]),
     "train-empty-file": ("train", "--config {recipe} --model_name_or_path {model} --dataset {empty} --output_dir {out}",
                          ["empty.jsonl", "is empty"]),
+    "train-malformed-jsonl": ("train", "--config {recipe} --model_name_or_path {model} --dataset {bad_lines} "
+                              "--output_dir {out}", ["bad.jsonl' is not valid JSON at line 3, column"]),
+    "train-malformed-json": ("train", "--config {recipe} --model_name_or_path {model} --dataset {bad_list} "
+                             "--output_dir {out}", ["bad.json' is not valid JSON at line 3, column"]),
     "train-wrong-column": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} --output_dir {out} "
                            "--problem_column question_text", ["'question_text'", "--problem_column"]),
     "train-typo-field": ("train", "--config {typo} --model_name_or_path {model} --dataset {data} --output_dir {out}",
@@ -46,6 +56,8 @@ CASES = {
                            ["'./outputs/no-such-model' does not exist"]),
     "eval-empty-file": ("eval", "--model_name_or_path {model} --dataset {empty} --output_dir {out}",
                         ["empty.jsonl", "is empty"]),
+    "eval-malformed-jsonl": ("eval", "--model_name_or_path {model} --dataset {bad_lines} --output_dir {out}",
+                             ["bad.jsonl' is not valid JSON at line 3, column"]),
     "eval-wrong-column": ("eval", "--model_name_or_path {model} --dataset {data} --output_dir {out} "
                           "--answer_column gold", ["'gold'", "--answer_column"]),
     "eval-typo-field": ("eval", "--model_name_or_path {model} --dataset {data} --output_dir {out} --num_smaples 4",
