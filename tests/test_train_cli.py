@@ -234,6 +234,22 @@ def test_short_help_shows_config_and_ttrl_options_first(capsys):
     for option in ("--trm_delta_max", "--trm_delta_avg", "--ground_truth_column", "--system_prompt"):
         assert option in text
     assert "--help_all" in lines[-1]
+    # Every option shows its default, ours and TRL's (TRL's help cut to its first sentence).
+    line = {row.split()[0]: row for row in lines if row.startswith("  --")}
+    assert line["--n_votes_per_prompt"].endswith("(default: 64)") and line["--dataset"].endswith("(default: aime24)")
+    assert line["--vote_reward"].endswith("(default: majority)") and line["--learning_rate"].endswith("(default: 1e-06)")
+    assert line["--loss_type"].endswith("(default: dapo)") and len(line["--loss_type"]) < 120
+    assert all("(default: " in row for row in line.values() if not row.startswith("  --config"))
+
+
+def test_evaluate_names_itself_as_it_is_run(capsys):
+    from ttrl_trl.evaluate import main as eval_main
+
+    with pytest.raises(SystemExit):
+        eval_main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m ttrl_trl.evaluate ")
+    error = cli_error(eval_main, ["--model_name_or_path", "x", "--num_smaples", "4"], "eval")
+    assert "`python -m ttrl_trl.evaluate --help` lists the options" in error
 
 
 def test_unknown_field_suggests_the_closest(tmp_path, tiny_model_path, shared_data):

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from datasets import Dataset
 from transformers.trainer_utils import get_last_checkpoint
@@ -20,6 +21,7 @@ from trl import GRPOConfig, ModelConfig, TrlParser, get_peft_config
 from ttrl_trl.data import ANSWER_COLUMN_CANDIDATES, DEFAULT_SYSTEM_PROMPT, DatasetError, load_problems
 from ttrl_trl.options import unknown_option_message
 from ttrl_trl.paths import missing_path_error
+from ttrl_trl.quiet import ignore_known_warnings
 from ttrl_trl.training.benchmark_eval import load_benchmark
 from ttrl_trl.training.config import TTRLConfig
 
@@ -72,15 +74,39 @@ def _all_fields() -> dict[str, str]:
     return {f.name: f.metadata.get("help", "") for cls in _dataclasses() for f in fields(cls)}
 
 
+def _defaults() -> dict[str, Any]:
+    """Every option's default as the parser sees it (TTRLConfig's overrides of TRL's included)."""
+    out: dict[str, Any] = {}
+    for cls in _dataclasses():
+        for f in fields(cls):
+            if f.default is not MISSING:
+                out[f.name] = f.default
+            elif f.default_factory is not MISSING:
+                out[f.name] = f.default_factory()
+    return out
+
+
+def _first_sentence(text: str) -> str:
+    """TRL's help texts run to paragraphs; the short help keeps their first sentence."""
+    text = " ".join(text.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
 def short_help() -> str:
     """`--help`: `--config` first, then TTRL's own options, then the most used TRL ones."""
-    known = _all_fields()
+    known, defaults = _all_fields(), _defaults()
     ours = [f.name for f in fields(TTRLScriptArguments)] + [
         f.name for f in fields(TTRLConfig) if f.name not in {g.name for g in fields(GRPOConfig)}
     ]
 
-    def block(names: list[str] | tuple[str, ...]) -> list[str]:
-        return [f"  --{name:<28} {' '.join(known[name].split())}" for name in names]
+    def block(names: list[str] | tuple[str, ...], shorten: bool = False) -> list[str]:
+        def text(name: str) -> str:
+            help_text = _first_sentence(known[name]) if shorten else " ".join(known[name].split())
+            default = getattr(defaults.get(name), "value", defaults.get(name))  # an Enum as its value
+            return f"{help_text} (default: {default})"
+
+        return [f"  --{name:<28} {text(name)}" for name in names]
 
     return "\n".join(
         [
@@ -93,8 +119,8 @@ def short_help() -> str:
             "Data and TTRL / Trust Region Masking options:",
             *block(ours),
             "",
-            "Most used GRPO / training / model options:",
-            *block(SHORT_HELP_FIELDS),
+            "Most used GRPO / training / model options (first sentence of their help):",
+            *block(SHORT_HELP_FIELDS, shorten=True),
             "",
             f"All {len(known)} options (TRL's GRPOConfig, transformers' TrainingArguments, ModelConfig): "
             "python -m ttrl_trl.train --help_all",
@@ -222,6 +248,7 @@ def train(argv: list[str] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """CLI entry point: bad input exits 2 with one line on stderr, before any model is loaded."""
+    ignore_known_warnings()
     try:
         train(argv)
     except UsageError as err:
