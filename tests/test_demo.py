@@ -66,6 +66,8 @@ def test_demo_writes_summary_log_and_curves(demo_run):
 
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "warm" / "config.json").is_file() and (out / "ttrl" / "config.json").is_file()
+    card = (out / "ttrl" / "README.md").read_text()  # what `ttrl_trl.push` would publish: the demo's own options
+    assert "Reward (`vote_reward: soft`)" in card and f"the local file `{out / 'problems.json'}` (4 questions)" in card
     for phase in ("eval_before", "eval_after"):
         assert len((out / phase / "generations.jsonl").read_text().splitlines()) == 4
 

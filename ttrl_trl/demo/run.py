@@ -169,6 +169,7 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
     from transformers.trainer_callback import ProgressCallback
 
     from ttrl_trl.data import load_problems
+    from ttrl_trl.model_card import save_run_record
     from ttrl_trl.tiny import CPU_TRAINING_ARGS
     from ttrl_trl.training.config import TTRLConfig
     from ttrl_trl.training.trainer import TTRLTrainer
@@ -201,6 +202,10 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
     trainer.add_callback(_quiet_progress_callback())
     trainer.train()
     trainer.save_model(str(out))
+    # The card (what `ttrl_trl.push` would publish) names the data and the demo's own reward options.
+    save_run_record(out, {"base_model": str(model_dir), "dataset": str(problems), "num_problems": len(dataset),
+                          "system_prompt": None})  # fmt: skip
+    trainer.create_model_card()
     return trainer.state.log_history
 
 
