@@ -245,6 +245,7 @@ def test_short_help_shows_config_and_ttrl_options_first(capsys):
     assert line["--vote_reward"].endswith("(default: majority)") and line["--learning_rate"].endswith("(default: 1e-06)")
     assert line["--loss_type"].endswith("(default: dapo)") and len(line["--loss_type"]) < 120
     assert all("(default: " in row for row in line.values() if not row.startswith("  --config"))
+    assert "through ttrl_trl.push" in line["--push_to_hub"]  # not TRL's "every time the model is saved"
 
 
 def test_evaluate_names_itself_as_it_is_run(capsys):

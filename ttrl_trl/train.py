@@ -78,13 +78,23 @@ SHORT_HELP_FIELDS = (
 )  # fmt: skip
 
 
+# TRL's help for the options whose behaviour ttrl_trl.train changes.
+HELP_OVERRIDES = {
+    "push_to_hub": "Push the final model and its TTRL card to hub_model_id once training ends (through "
+    "ttrl_trl.push; offline, one line and exit 2, the saved folder kept).",
+    "hub_model_id": "owner/name of the Hub repository that --push_to_hub creates or updates (required with it).",
+}
+
+
 def _dataclasses() -> tuple[type, ...]:
     return (TTRLScriptArguments, TTRLConfig, ModelConfig)
 
 
 def _all_fields() -> dict[str, str]:
     """Every option the recipe or command line may set, with its help text."""
-    return {f.name: f.metadata.get("help", "") for cls in _dataclasses() for f in fields(cls)}
+    return {
+        f.name: HELP_OVERRIDES.get(f.name, f.metadata.get("help", "")) for cls in _dataclasses() for f in fields(cls)
+    }
 
 
 def _defaults() -> dict[str, Any]:
