@@ -82,9 +82,8 @@ def probe_seconds(hidden_size: int, num_layers: int, num_heads: int, rounds: int
     times: dict[int, list[float]] = {1: [], 2: []}
     try:
         with torch.no_grad():
-            for threads in (1, 2):  # warm-up, untimed
-                torch.set_num_threads(threads)
-                model(batch)
+            torch.set_num_threads(1)
+            model(batch)  # warm-up, untimed (a slow two-thread pass is itself the answer: see below)
             for _ in range(rounds):
                 for threads in (1, 2):
                     torch.set_num_threads(threads)
