@@ -26,10 +26,16 @@ TINY_RECIPE = REPO / "recipes" / "tiny" / "ttrl" / "aime24.yaml"
 def _inputs(root: Path, tiny_model_path: Path, shared_data: Path) -> dict[str, str]:
     empty = root / "empty.jsonl"
     empty.write_text("")
+    bad_lines = root / "bad.jsonl"  # line 3 (1-based) is cut short
+    bad_lines.write_text('{"problem": "1+1", "answer": "2"}\n{"problem": "2+2", "answer": "4"}\n'
+                         '{"problem": "3+3", "answer": 6\n{"problem": "4+4", "answer": "8"}\n')
+    bad_list = root / "bad.json"  # a missing comma on line 3
+    bad_list.write_text('[\n {"problem": "1+1", "answer": "2"},\n {"problem": "2+2" "answer": "4"}\n]\n')
     typo = root / "typo.yaml"
     typo.write_text(TINY_RECIPE.read_text() + "n_vote_per_prompt: 16\n")
     return {"model": str(tiny_model_path), "data": str(shared_data / "aime24.json"), "empty": str(empty),
-            "typo": str(typo), "recipe": str(TINY_RECIPE), "out": str(root / "out")}  # fmt: skip
+            "typo": str(typo), "recipe": str(TINY_RECIPE), "out": str(root / "out"),
+            "bad_lines": str(bad_lines), "bad_list": str(bad_list)}  # fmt: skip
 
 
 # (command, arguments with {placeholders}, words the one error line must contain)
@@ -38,8 +44,17 @@ CASES = {
                             "--output_dir {out}", ["'outputs/no-such-model' does not exist"]),
     "train-empty-file": ("train", "--config {recipe} --model_name_or_path {model} --dataset {empty} --output_dir {out}",
                          ["empty.jsonl", "is empty"]),
+    "train-malformed-jsonl": ("train", "--config {recipe} --model_name_or_path {model} --dataset {bad_lines} "
+                              "--output_dir {out}", ["bad.jsonl' is not valid JSON at line 3, column"]),
+    "train-malformed-json": ("train", "--config {recipe} --model_name_or_path {model} --dataset {bad_list} "
+                             "--output_dir {out}", ["bad.json' is not valid JSON at line 3, column"]),
     "train-wrong-column": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} --output_dir {out} "
                            "--problem_column question_text", ["'question_text'", "--problem_column"]),
+    "train-hub-model-offline": ("train", "--config {recipe} --model_name_or_path nobody/no-such-model --dataset {data} "
+                                "--output_dir {out}", ["model_name_or_path 'nobody/no-such-model' is not in the local "
+                                                       "Hugging Face cache and HF_HUB_OFFLINE is set"]),
+    "train-push-without-hub-id": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} "
+                                  "--output_dir {out} --push_to_hub", ["--push_to_hub needs --hub_model_id"]),
     "train-typo-field": ("train", "--config {typo} --model_name_or_path {model} --dataset {data} --output_dir {out}",
                          ["'n_vote_per_prompt'", "did you mean 'n_votes_per_prompt'"]),
     "train-best-metric-with-eval-strategy": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} "
@@ -61,6 +76,8 @@ CASES = {
                            ["'./outputs/no-such-model' does not exist"]),
     "eval-empty-file": ("eval", "--model_name_or_path {model} --dataset {empty} --output_dir {out}",
                         ["empty.jsonl", "is empty"]),
+    "eval-malformed-jsonl": ("eval", "--model_name_or_path {model} --dataset {bad_lines} --output_dir {out}",
+                             ["bad.jsonl' is not valid JSON at line 3, column"]),
     "eval-wrong-column": ("eval", "--model_name_or_path {model} --dataset {data} --output_dir {out} "
                           "--answer_column gold", ["'gold'", "--answer_column"]),
     "eval-typo-field": ("eval", "--model_name_or_path {model} --dataset {data} --output_dir {out} --num_smaples 4",
@@ -125,3 +142,47 @@ def test_summary_json_of_compare_may_be_its_folder(tmp_path: Path) -> None:
 
     (tmp_path / "summary.json").write_text(json.dumps({"pass@1": 0.5}))
     assert load_summary(tmp_path)["pass@1"] == 0.5
+
+
+def _hub_error(exception: type[Exception]) -> Exception:
+    """A huggingface_hub HTTP error without a real HTTP response behind it."""
+    error = exception.__new__(exception)
+    Exception.__init__(error, "404 Client Error")
+    return error
+
+
+def test_hub_model_id_is_checked_online_too(monkeypatch) -> None:
+    """With network access allowed but no network: one line at once, not from_pretrained's retries."""
+    import huggingface_hub
+    from huggingface_hub import constants
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    from ttrl_trl.hub import hub_model_error
+
+    class ConnectError(Exception):  # what httpx raises without network
+        pass
+
+    outcome: list[Exception] = []
+
+    def model_info(self, repo_id, revision=None, timeout=None):
+        assert timeout is not None and timeout <= 10
+        if outcome:
+            raise outcome[0]
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    assert hub_model_error("owner/model", "model_name_or_path") is None  # the Hub knows it
+    outcome.append(ConnectError("[Errno -2] Name or service not known"))
+    assert hub_model_error("owner/model", "model_name_or_path") == (
+        "model_name_or_path 'owner/model' is not in the local Hugging Face cache and the Hub cannot be reached "
+        "(ConnectError: [Errno -2] Name or service not known); connect, download it (`hf download owner/model`), "
+        "or pass a local model folder."
+    )
+    outcome[0] = _hub_error(RepositoryNotFoundError)
+    assert "'owner/model' is not on the Hub" in hub_model_error("owner/model", "model_name_or_path")
+    outcome[0] = _hub_error(GatedRepoError)
+    assert "is a gated model: accept its licence" in hub_model_error("owner/model", "model_name_or_path")
+    # A cached model and a local folder are never sent to the Hub.
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda *a, **k: "/cache/config.json")
+    assert hub_model_error("owner/model", "model_name_or_path") is None
+    assert hub_model_error("./outputs/run", "model_name_or_path") is None

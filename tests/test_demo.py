@@ -56,6 +56,7 @@ def test_demo_writes_summary_log_and_curves(demo_run):
         "learning_rate": 4e-5, "low_consensus_threshold": None, "low_consensus_penalty": 0.0,
         "flip_rate_scaling": False,
     }  # fmt: skip
+    assert summary["threads"] == 1 and summary["config"]["threads"] == "1" and summary["threads_reason"] == "--threads 1"
     for phase in ("before", "after"):
         assert set(summary[phase]) == {"pass@1", "maj@4", "pass@4"}
         assert all(0.0 <= v <= 1.0 for v in summary[phase].values())
@@ -69,6 +70,8 @@ def test_demo_writes_summary_log_and_curves(demo_run):
 
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "warm" / "config.json").is_file() and (out / "ttrl" / "config.json").is_file()
+    card = (out / "ttrl" / "README.md").read_text()  # what `ttrl_trl.push` would publish: the demo's own options
+    assert "Reward (`vote_reward: soft`)" in card and f"the local file `{out / 'problems.json'}` (4 questions)" in card
     for phase in ("eval_before", "eval_after"):
         assert len((out / phase / "generations.jsonl").read_text().splitlines()) == 4
 
@@ -103,3 +106,49 @@ def test_compare_shares_the_warm_up_and_reproduces_each_stand_alone_demo(tmp_pat
     assert (tmp_path / "cmp" / "soft" / "curves.png").is_file()
     with pytest.raises(ValueError, match="changes \\['eval_samples'\\]"):
         compare([*TINY, "--output_dir", str(tmp_path / "bad"), "--variant", "x=--eval_samples 8"])
+
+
+def test_closing_line_times_the_ttrl_phase_and_the_whole_demo_apart():
+    from ttrl_trl.demo.run import format_table
+
+    summary = {"seed": 0, "steps": 150, "seconds": 2126.4, "phase_seconds": {"warmup": 985.0, "ttrl": 1115.2},
+               "threads": 2, "options": {"vote_reward": "soft"}, "config": {"output_dir": "outputs/demo"},
+               "before": {"pass@1": 0.5, "maj@16": 0.9, "pass@16": 1.0},
+               "after": {"pass@1": 0.8, "maj@16": 0.95, "pass@16": 0.99}}  # fmt: skip
+    line = format_table(summary, 16).splitlines()[1]
+    assert line.startswith("TTRL demo, seed 0: TTRL 150 steps in 1115 s, whole demo (warm-up, two evaluations, TTRL) 2126 s")
+    assert "2 thread(s)" in line and "vote_reward soft" in line
+
+
+def test_threads_auto_takes_one_on_a_busy_machine_and_two_only_when_clearly_faster(monkeypatch):
+    import ttrl_trl.demo.threads as threads
+    from ttrl_trl.demo.run import DemoConfig
+
+    probes: list[int] = []
+    speeds = {"fast": {1: 0.10, 2: 0.06}, "same": {1: 0.10, 2: 0.095}}
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    for load, probe, expected in ((1.2, "fast", 1), (0.1, "fast", 2), (0.1, "same", 1)):
+        monkeypatch.setattr(threads.os, "getloadavg", lambda load=load: (load, load, load))
+        monkeypatch.setattr(threads, "probe_seconds", lambda *a, probe=probe: probes.append(1) or speeds[probe])
+        choice = threads.choose_threads("auto")
+        assert choice.used == expected and choice.reason.startswith("auto: "), (load, probe, choice)
+        if load > 1:
+            assert "load average 1.2 on 2 cores leaves less than one idle" in choice.reason
+    assert len(probes) == 2  # the busy machine was not probed: its load average said enough
+    monkeypatch.setattr(threads, "available_cores", lambda: 1)
+    assert threads.choose_threads("auto").used == 1
+    assert threads.choose_threads("2") == threads.ThreadChoice(2, "--threads 2")
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(ValueError, match="threads must be 'auto' or a positive integer"):
+            DemoConfig(threads=bad)
+
+
+def test_thread_probe_times_both_counts_and_restores_torch():
+    import torch
+
+    from ttrl_trl.demo.threads import probe_seconds
+
+    before = torch.get_num_threads()
+    seconds = probe_seconds(hidden_size=32, num_layers=1, num_heads=2, rounds=1)
+    assert set(seconds) == {1, 2} and all(s > 0 for s in seconds.values())
+    assert torch.get_num_threads() == before

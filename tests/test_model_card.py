@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from helpers import cli_error, tiny_config, toy_dataset
 
-from ttrl_trl.model_card import SECTION_MARK
+from ttrl_trl.data import DEFAULT_SYSTEM_PROMPT, build_prompt
+from ttrl_trl.model_card import EXAMPLE_QUESTION, SECTION_MARK
 from ttrl_trl.push import main as push_main
 
 HUB_BASE = "Qwen/Qwen2.5-Math-1.5B"
@@ -107,3 +108,104 @@ def test_push_offline_fails_with_one_line(tiny_model_path: Path, tmp_path: Path,
 def test_push_missing_model_dir(tmp_path: Path) -> None:
     error = _push_error("--model_dir", str(tmp_path / "no-such-run"), "--hub_model_id", "me/run")
     assert f"--model_dir '{tmp_path / 'no-such-run'}' does not exist" in error
+
+
+# ------------------------------------------------------------------ what the card states (no trainer needed)
+def _card(tmp_path: Path, run: dict | None = None, log_history: list | None = None, hub_model_id: str | None = None,
+          args_class: type | None = None, **overrides) -> str:  # fmt: skip
+    from ttrl_trl.model_card import write_model_card
+
+    if args_class is None:
+        args = tiny_config(tmp_path, **overrides)
+    else:
+        from ttrl_trl.tiny import CPU_TRAINING_ARGS
+
+        args = args_class(output_dir=str(tmp_path), num_generations=4, n_votes_per_prompt=8, **CPU_TRAINING_ARGS,
+                          **overrides)  # fmt: skip
+    run = {"dataset": "aime24", "data_dir": None, "num_problems": 30, "system_prompt": DEFAULT_SYSTEM_PROMPT} | (run or {})
+    path = write_model_card(tmp_path, args, base_model=HUB_BASE, hub_model_id=hub_model_id, run=run,
+                            log_history=log_history or [])  # fmt: skip
+    return path.read_text()
+
+
+def test_card_states_the_reward_rule_band_and_adaptive_voting(tmp_path: Path) -> None:
+    card = _card(tmp_path, vote_reward="soft", min_majority_ratio=0.3, vote_stop_confidence=0.95)
+    assert "1 if the answer is math-equivalent" not in card
+    assert "Reward (`vote_reward: soft`): the share of the prompt's 8 sampled answers" in card
+    assert "Consensus band [0.3, 1.0]: a prompt whose winning answer held less than 30% of its votes got reward 0" in card
+    assert "Adaptive voting (`vote_stop_confidence: 0.95`)" in card
+    settings = _table_rows(card, "setting")
+    assert settings["reward (`vote_reward`)"] == "soft"
+    assert settings["consensus band (`min_majority_ratio`, `max_majority_ratio`)"] == "[0.3, 1.0]"
+    assert settings["adaptive voting (`vote_stop_confidence`)"] == "0.95"
+    plain_card = _card(tmp_path / "plain")
+    assert "Reward (`vote_reward: majority`): 1 if the completion's final answer is math-equivalent" in plain_card
+    assert "No consensus band" in plain_card and "no adaptive voting" in plain_card
+
+
+def test_card_reads_new_config_options_generically(tmp_path: Path) -> None:
+    """An option another TTRLConfig adds (here `control_reward`) is described without a change to the card."""
+    from dataclasses import dataclass, field
+
+    from ttrl_trl.training.config import TTRLConfig
+
+    @dataclass
+    class WithControl(TTRLConfig):
+        control_reward: str | None = field(default=None, metadata={"help": "A second reward."})
+
+    card = _card(tmp_path, args_class=WithControl, control_reward="length")
+    assert "Other reward settings: `control_reward: length`." in card
+    assert _table_rows(card, "setting")["`control_reward`"] == "length"
+
+
+def test_card_is_titled_after_the_model_and_prompts_as_trained(tmp_path: Path) -> None:
+    card = _card(tmp_path)
+    header, body = card.split("---")[1], card.split("---", 2)[2]
+    assert "licence" not in card and "model_name: Qwen2.5-Math-1.5B-TTRL" in header
+    assert body.lstrip().startswith("# Qwen2.5-Math-1.5B-TTRL\n") and "time machine" not in card
+    messages = json.dumps(build_prompt(EXAMPLE_QUESTION, DEFAULT_SYSTEM_PROMPT)[0])
+    assert f"    {messages}," in card and "output = generator(messages, max_new_tokens=12" in card
+    procedure = body.split("## Training procedure")[1].split("\n## ")[0]
+    assert "This model was trained with TTRL" in procedure and "math-verify" in procedure
+    assert "# me/ttrl-aime24\n" in _card(tmp_path / "hub", hub_model_id="me/ttrl-aime24")
+    alone = _card(tmp_path / "alone", run={"system_prompt": None})
+    assert '"role": "system"' not in alone and "the question alone" in alone
+
+
+def test_card_names_the_data_trained_on(tmp_path: Path) -> None:
+    hub = _card(tmp_path / "hub")
+    assert "datasets:\n- HuggingFaceH4/aime_2024" in hub.split("---")[1]
+    assert "[HuggingFaceH4/aime_2024](https://huggingface.co/datasets/HuggingFaceH4/aime_2024)" in hub
+    local = _card(tmp_path / "local", run={"dataset": "data/my_questions.jsonl", "max_problems": 8, "num_problems": 8})
+    trained_on = _table_rows(local, "setting")["trained on (unlabelled questions)"]
+    assert trained_on == "the local file `data/my_questions.jsonl`, its first 8 questions"
+    assert "datasets:" not in local.split("---")[1]
+
+
+def test_card_shows_the_benchmark_logged_during_training(tmp_path: Path) -> None:
+    history = [{"step": s, "loss": 0.1} for s in range(1, 5)] + [
+        {"step": 2, "benchmark/pass@1": 0.25, "benchmark/maj@16": 0.5, "benchmark/pass@16": 0.75},
+        {"step": 4, "benchmark/pass@1": 0.3125, "benchmark/maj@16": 0.5, "benchmark/pass@16": 0.8},
+    ]
+    card = _card(tmp_path, log_history=history, benchmark_eval_steps=2)
+    section = card.split("### Benchmark during training")[1]
+    assert "On the training questions, 16 samples per problem at temperature 0.6, top-p 0.95 (2 evaluations" in section
+    assert "| step | pass@1 | maj@16 | pass@16 |" in section and "| 4 | 0.3125 | 0.5000 | 0.8000 |" in section
+    assert "### Benchmark during training" not in _card(tmp_path / "none")
+
+
+def test_push_names_the_data_trained_on_with_or_without_an_evaluation(tiny_model_path: Path, tmp_path: Path) -> None:
+    from ttrl_trl.model_card import save_run_record
+
+    folder = _trained_folder(tiny_model_path, tmp_path / "run", HUB_BASE)
+    save_run_record(folder, {"base_model": HUB_BASE, "dataset": "amc", "num_problems": 83})
+    push_main(["--model_dir", str(folder), "--hub_model_id", "me/run", "--dry_run"])
+    card = (folder / "README.md").read_text()
+    assert "unknown" not in card and "`amc` ([AI-MO/aimo-validation-amc]" in card
+    summary = tmp_path / "other.json"
+    summary.write_text(json.dumps({"pass@1": 0.5, "dataset": "math500"}))
+    push_main(["--model_dir", str(folder), "--hub_model_id", "me/run", "--eval_summary", str(summary), "--dry_run"])
+    card = (folder / "README.md").read_text()
+    assert "`amc` ([AI-MO/aimo-validation-amc]" in _table_rows(card, "setting")["trained on (unlabelled questions)"]
+    assert _table_rows(card, "evaluation setting")["dataset"] == "math500"
+    assert "questions of `math500`" not in card and "math500" not in card.split("### Evaluation")[0]

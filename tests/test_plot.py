@@ -106,3 +106,20 @@ def test_make_plot_needs_a_run():
     # `-o install`: use the interpreter running the tests, never (re)build a virtual environment.
     proc = subprocess.run(["make", "-o", "install", "plot", f"PY={sys.executable}"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode != 0 and "RUN is required" in proc.stdout
+
+
+def test_short_run_has_whole_step_ticks_and_flat_panels_a_sensible_axis(tmp_path):
+    """The tiny recipe's 4 steps: every accuracy 0 and entropy constant; evaluations given to 3 decimals."""
+    rows = [{"step": s, "reward": 0.125 * (s % 2), "ttrl/majority_ratio": 0.125, "ttrl/label_accuracy": 0.0,
+             "ttrl/rollout_accuracy": 0.0, "ttrl/answer_entropy": 0.0} for s in range(1, 5)]  # fmt: skip
+    curves = plot_curves(rows, tmp_path / "c.png", evals={"before": {"pass@1": 0.945, "maj@16": 0.9}})
+    for title in curves.panels:
+        ticks = curves.xticks[title]
+        assert ticks and all(t == int(t) for t in ticks), (title, ticks)
+    lo, hi = curves.ylims["label stability"]  # all zero, not a rate: from just below 0 to 0.05
+    assert -0.01 < lo < 0 < 0.05 < hi < 0.06
+    assert fit_limits([0.0, 0.0], unit=True) == pytest.approx((-0.005, 0.055))
+    assert fit_limits([1.0, 1.0], unit=True) == pytest.approx((0.945, 1.005))
+    assert fit_limits([0.0, 0.0], unit=False) == pytest.approx((-0.005, 0.055))
+    assert fit_limits([-1.0, -1.0], unit=False)[0] < -1.0 < fit_limits([-1.0, -1.0], unit=False)[1]
+    assert "evaluation before: pass@1 0.945" in curves.legends["rollout accuracy (vs hidden truth)"]

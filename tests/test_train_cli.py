@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from contextlib import redirect_stderr
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from helpers import cli_error
+from transformers import TrainerCallback
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_RECIPE = REPO / "recipes" / "tiny" / "ttrl" / "aime24.yaml"
@@ -50,8 +52,9 @@ def _state(path: Path) -> dict:
 @pytest.mark.slow
 def test_tiny_recipe_trains_saves_logs_and_resumes(tiny_model_path, shared_data, tmp_path):
     out = tmp_path / "run"
-    run_train("--config", str(TINY_RECIPE), *_common(tiny_model_path, shared_data, out))
+    proc = run_train("--config", str(TINY_RECIPE), *_common(tiny_model_path, shared_data, out))
     assert (out / "checkpoint-2").is_dir() and (out / "checkpoint-4").is_dir()
+    assert "is_gradient_checkpointing" not in proc.stderr  # TRL's known FutureWarning, filtered at the entry point
     history = _state(out / "checkpoint-4")["log_history"]
     steps = [h for h in history if "ttrl/majority_ratio" in h]
     assert [h["step"] for h in steps] == [1, 2, 3, 4]
@@ -73,7 +76,7 @@ def test_tiny_recipe_trains_saves_logs_and_resumes(tiny_model_path, shared_data,
     assert "Test-Time Reinforcement Learning" in card and "n_votes_per_prompt" in card and "aime24" in card
 
     # Resume from the last checkpoint and go on to step 6.
-    run_train(
+    proc = run_train(
         "--config",
         str(TINY_RECIPE),
         *_common(tiny_model_path, shared_data, out),
@@ -84,6 +87,8 @@ def test_tiny_recipe_trains_saves_logs_and_resumes(tiny_model_path, shared_data,
     )
     history = _state(out / "checkpoint-6")["log_history"]
     assert [h["step"] for h in history if "ttrl/majority_ratio" in h] == [1, 2, 3, 4, 5, 6]
+    assert f"resuming from {out / 'checkpoint-4'} (step 4)" in proc.stdout and "missing keys" not in proc.stderr
+    assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-4", "checkpoint-6"]  # save_total_limit
 
 
 @pytest.mark.slow
@@ -234,6 +239,23 @@ def test_short_help_shows_config_and_ttrl_options_first(capsys):
     for option in ("--trm_delta_max", "--trm_delta_avg", "--ground_truth_column", "--system_prompt"):
         assert option in text
     assert "--help_all" in lines[-1]
+    # Every option shows its default, ours and TRL's (TRL's help cut to its first sentence).
+    line = {row.split()[0]: row for row in lines if row.startswith("  --")}
+    assert line["--n_votes_per_prompt"].endswith("(default: 64)") and line["--dataset"].endswith("(default: aime24)")
+    assert line["--vote_reward"].endswith("(default: majority)") and line["--learning_rate"].endswith("(default: 1e-06)")
+    assert line["--loss_type"].endswith("(default: dapo)") and len(line["--loss_type"]) < 120
+    assert all("(default: " in row for row in line.values() if not row.startswith("  --config"))
+    assert "through ttrl_trl.push" in line["--push_to_hub"]  # not TRL's "every time the model is saved"
+
+
+def test_evaluate_names_itself_as_it_is_run(capsys):
+    from ttrl_trl.evaluate import main as eval_main
+
+    with pytest.raises(SystemExit):
+        eval_main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m ttrl_trl.evaluate ")
+    error = cli_error(eval_main, ["--model_name_or_path", "x", "--num_smaples", "4"], "eval")
+    assert "`python -m ttrl_trl.evaluate --help` lists the options" in error
 
 
 def test_unknown_field_suggests_the_closest(tmp_path, tiny_model_path, shared_data):
@@ -244,3 +266,65 @@ def test_unknown_field_suggests_the_closest(tmp_path, tiny_model_path, shared_da
     assert "fail_with_unknown_args" not in error
     error = _main_error("--config", str(TINY_RECIPE), "--lerning_rate", "1e-5")
     assert "unknown field 'lerning_rate' in the command line (did you mean 'learning_rate'?)" in error
+
+
+class _CtrlCAt(TrainerCallback):
+    """Sends this process a real SIGINT (what Ctrl-C does) at the end of a step."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_resume_then_push_offline(tiny_model_path, shared_data, tmp_path, monkeypatch, capfd):
+    """Ctrl-C: one line naming the last checkpoint, exit 130, no card or model in the folder. Resuming says from
+    where (no false "missing keys" for the tied lm_head). The push at the end is ttrl_trl.push's: offline, one
+    line and exit 2, after the model and its TTRL card are saved."""
+    import ttrl_trl.training.trainer as trainer_module
+    from ttrl_trl.train import main
+
+    out = tmp_path / "run"
+    small = [*_common(tiny_model_path, shared_data, out), "--max_problems", "2", "--max_completion_length", "8",
+             "--save_steps", "1", "--max_steps", "3", "--vote_reward", "soft", "--min_majority_ratio", "0.3"]  # fmt: skip
+
+    class InterruptedAtStep2(trainer_module.TTRLTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_callback(_CtrlCAt(2))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module, "TTRLTrainer", InterruptedAtStep2)
+        try:
+            with pytest.raises(SystemExit) as exit_info:
+                main(["--config", str(TINY_RECIPE), *small])
+        except KeyboardInterrupt:
+            pytest.fail("Ctrl-C escaped the command as a KeyboardInterrupt (a traceback for the user)")
+    assert exit_info.value.code == 130
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [row for row in err.splitlines() if row.startswith("ttrl-train")]
+    assert line == (f"ttrl-train: interrupted at step 2; the last checkpoint is {out / 'checkpoint-1'} (step 1). "
+                    f"Resume with the same command and `--resume_from_checkpoint true`.")  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-1"]  # no card, no half a model
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--config", str(TINY_RECIPE), *small, "--resume_from_checkpoint", "true",
+              "--push_to_hub", "--hub_model_id", "me/tiny-ttrl"])  # fmt: skip
+    assert exit_info.value.code == 2
+    captured = capfd.readouterr()
+    assert f"resuming from {out / 'checkpoint-1'} (step 1)" in captured.out
+    assert "missing keys" not in captured.err and "Traceback" not in captured.err
+    (line,) = [row for row in captured.err.splitlines() if row.startswith("ttrl-train")]
+    assert line.startswith("ttrl-train: error: could not push to 'me/tiny-ttrl' (")
+    assert f"python -m ttrl_trl.push --model_dir {out} --hub_model_id me/tiny-ttrl" in line
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(out)  # saved before the push was tried
+    card = (out / "README.md").read_text()
+    assert card.split("---", 2)[2].lstrip().startswith("# me/tiny-ttrl\n") and 'model="me/tiny-ttrl"' in card
+    assert "Reward (`vote_reward: soft`)" in card and "Consensus band [0.3, 1.0]" in card
+    assert json.loads((out / "ttrl_run.json").read_text())["num_problems"] == 2

@@ -14,6 +14,7 @@ place. A dataset is named in one of three ways:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,16 +130,48 @@ def _no_progress_bars() -> Iterator[None]:
             enable_progress_bars()
 
 
+def json_syntax_error(path: Path) -> str | None:
+    """Where a ``.json`` / ``.jsonl`` file stops being valid JSON, as "line N, column C: reason" (1-based),
+    or None when it parses. Run only after ``datasets`` failed: its pyarrow errors count rows from zero,
+    by byte position, or not at all, and come with a 70-line traceback.
+
+    A ``.json`` file may be one JSON document (a list of rows) or JSON Lines, as ``datasets`` reads both.
+    """
+    text = path.read_text(encoding="utf-8", errors="replace")
+    document_error = None
+    if path.suffix == ".json":
+        try:
+            json.loads(text)
+            return None
+        except json.JSONDecodeError as err:
+            document_error = f"line {err.lineno}, column {err.colno}: {err.msg}"
+        if text.lstrip().startswith("["):
+            return document_error
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            json.loads(line)
+        except json.JSONDecodeError as err:
+            # A .json file that is one multi-line object fails on its first line: the document's error says more.
+            return document_error if document_error and number == 1 else f"line {number}, column {err.colno}: {err.msg}"
+    return None
+
+
 def _load_local(path: Path) -> Dataset:
     if not _has_content(path):
         raise DatasetError(f"Dataset file {str(path)!r} is empty: there is nothing to train or evaluate on.")
     try:
         with _no_progress_bars():
             return load_dataset(LOCAL_FORMATS[path.suffix], data_files=str(path), split="train")
-    except ValueError as err:  # datasets says "corresponds to no data" for an empty list
-        if "no data" in str(err):
+    except Exception as err:  # pyarrow / datasets errors, some of them not ValueErrors
+        if "no data" in str(err):  # datasets says "corresponds to no data" for an empty list
             raise DatasetError(f"Dataset file {str(path)!r} is empty: there is nothing to train or evaluate on.") from err
-        raise DatasetError(f"Could not read {str(path)!r} as {LOCAL_FORMATS[path.suffix]}: {err}") from err
+        where = json_syntax_error(path) if LOCAL_FORMATS[path.suffix] == "json" else None
+        if where:
+            raise DatasetError(f"Dataset file {str(path)!r} is not valid JSON at {where}; fix or remove that line.") from err
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DatasetError(f"Could not read {str(path)!r} as {LOCAL_FORMATS[path.suffix]}: {reason}") from err
 
 
 def benchmark_file(name: str, data_dir: str | Path | None = None) -> Path | None:

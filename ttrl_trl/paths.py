@@ -33,27 +33,3 @@ def missing_path_error(value: str | None, field: str, expected: str) -> str | No
     if value is None or not looks_local(value) or Path(value).expanduser().exists():
         return None
     return f"{field} {value!r} does not exist; pass {expected}."
-
-
-def offline_hub_error(value: str | None, field: str) -> str | None:
-    """The one-line error for a Hub id that cannot load, else None: the Hub is switched off
-    (``HF_HUB_OFFLINE``) and the id is not in the local cache.
-
-    Without it the dataset loads first and ``from_pretrained`` then fails with a 50-line OSError.
-    """
-    if value is None or looks_local(value) or Path(value).expanduser().exists():
-        return None
-    from huggingface_hub import constants, try_to_load_from_cache
-
-    if not constants.HF_HUB_OFFLINE:
-        return None
-    try:
-        cached = [try_to_load_from_cache(value, name) for name in ("config.json", "adapter_config.json")]
-    except ValueError:  # not a valid repo id: from_pretrained could not load it either
-        cached = []
-    if any(isinstance(path, str) for path in cached):
-        return None
-    return (
-        f"{field} {value!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set, so it cannot be "
-        f"downloaded: fetch it once with network access (`hf download {value}`), or pass a local model folder."
-    )

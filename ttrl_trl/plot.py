@@ -48,12 +48,15 @@ class Panel:
 
 @dataclass(frozen=True)
 class Curves:
-    """What was drawn: the PNG, the panel titles (left to right, top to bottom), each one's legend and x label."""
+    """What was drawn: the PNG, the panel titles (left to right, top to bottom), each one's legend, x label,
+    y limits and x ticks (within the limits)."""
 
     path: Path
     panels: list[str]
     legends: dict[str, list[str]]
     xlabels: dict[str, str]
+    ylims: dict[str, tuple[float, float]] = field(default_factory=dict)
+    xticks: dict[str, list[float]] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -126,7 +129,7 @@ def _eval_lines(evals: Mapping[str, Mapping[str, float]], kind: str) -> list[tup
         return "pass@k" if name.startswith("pass@") else None
 
     return [
-        (f"evaluation {phase}: {name} {values[name]:.2f}", float(values[name]), styles[phase], colours[kind])
+        (f"evaluation {phase}: {name} {values[name]:.3f}", float(values[name]), styles[phase], colours[kind])
         for phase, values in evals.items()
         for name in values
         if kind_of(name) == kind and phase in styles
@@ -182,12 +185,23 @@ def moving_average(values: Sequence[float], window: int) -> list[float]:
 
 
 def fit_limits(values: Sequence[float], unit: bool) -> tuple[float, float]:
-    """Y limits around the data, at least 0.05 wide for rates, with a 10 % margin; rates stay in [0, 1]."""
-    lo, hi = min(values), max(values)
-    min_span = 0.05 if unit else max(abs(hi) * 0.1, 1e-6)
+    """Y limits around the data with a 10 % margin, at least 0.05 wide (a flat line gets a readable axis).
+
+    The widened window never crosses a bound the data respects: rates stay in [0, 1] and non-negative
+    values (entropy, |log rho|) above 0, so an all-zero panel reads 0 to 0.05, not -0.02 to 0.03.
+    """
+    data_lo, data_hi = min(values), max(values)
+    lo, hi = data_lo, data_hi
+    min_span = 0.05 if unit else max(abs(hi) * 0.1, 0.05)
     if hi - lo < min_span:
         centre = (lo + hi) / 2
         lo, hi = centre - min_span / 2, centre + min_span / 2
+    floor = 0.0 if data_lo >= 0 else -math.inf
+    ceiling = 1.0 if unit and data_hi <= 1 else math.inf
+    if lo < floor:
+        lo, hi = floor, floor + (hi - lo)
+    elif hi > ceiling:
+        lo, hi = ceiling - (hi - lo), ceiling
     pad = 0.1 * (hi - lo)
     lo, hi = lo - pad, hi + pad
     return (max(lo, -0.02), min(hi, 1.02)) if unit else (lo, hi)
@@ -205,6 +219,8 @@ def _label(key: str) -> str:
 
 
 def _draw_panel(ax: Any, history: History, panel: Panel, window: int | None) -> tuple[list[str], str]:
+    from matplotlib.ticker import MaxNLocator
+
     drawn: list[float] = []
     curves = [(key, *series(history, key)) for key in panel.keys]
     # reward == majority ratio whenever every voted completion is trained on: one line, said so.
@@ -227,6 +243,7 @@ def _draw_panel(ax: Any, history: History, panel: Panel, window: int | None) -> 
         drawn.append(value)
     unit = all(key.startswith(UNIT_PREFIXES) for key in panel.keys)
     ax.set_ylim(*fit_limits(drawn, unit))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers, even on a 4-step run
     ax.set_title(panel.title, fontsize=10)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.grid(alpha=0.3)
@@ -255,6 +272,13 @@ def plot_curves(
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.8 * rows), constrained_layout=True, squeeze=False)
     drawn = {panel.title: _draw_panel(ax, history, panel, window) for ax, panel in zip(axes.flat, panels)}
+    fig.canvas.draw()  # settles the tick locations reported below
+    shown = dict(zip(drawn, axes.flat))
+    ylims = {title: tuple(float(v) for v in ax.get_ylim()) for title, ax in shown.items()}
+    xticks = {
+        title: [float(t) for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        for title, ax in shown.items()
+    }
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     if title:
@@ -268,6 +292,8 @@ def plot_curves(
         panels=list(drawn),
         legends={title: legend for title, (legend, _) in drawn.items()},
         xlabels={title: xlabel for title, (_, xlabel) in drawn.items()},
+        ylims=ylims,
+        xticks=xticks,
     )
 
 

@@ -1,8 +1,8 @@
 """``python -m ttrl_trl.push``: put a trained model (or LoRA adapter) on the Hub with its TTRL card.
 
-Training with ``--push_to_hub`` already pushes at the end of the run. This command is for the
-usual order of work: train, evaluate with ``ttrl-eval``, then publish the model together with
-its evaluation summary, which goes into the model card's table.
+Training with ``--push_to_hub`` ends with this same push (:func:`publish`), once the model is saved.
+This command is for the usual order of work: train, evaluate with ``ttrl-eval``, then publish the
+model together with its evaluation summary, which goes into the model card's table.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ttrl_trl.model_card import EVAL_SUMMARY_FILE, point_quick_start, recorded_base_model, write_ttrl_model_card
+from ttrl_trl.model_card import EVAL_SUMMARY_FILE, write_ttrl_model_card
 from ttrl_trl.paths import missing_path_error
 
 
@@ -43,20 +43,25 @@ def prepare_folder(model_dir: Path, hub_model_id: str, eval_summary: Path | None
     args: Any = torch.load(args_file, weights_only=False)
     args.output_dir = str(model_dir)
     if eval_summary is not None:
-        summary = json.loads(eval_summary.read_text())
-        shutil.copyfile(eval_summary, model_dir / EVAL_SUMMARY_FILE)
-        dataset_name = dataset_name or summary.get("dataset")
-    card = write_ttrl_model_card(args, base_model=recorded_base_model(model_dir), dataset_name=dataset_name)
-    card.write_text(point_quick_start(card.read_text(), hub_model_id))
-    return card
+        try:
+            json.loads(eval_summary.read_text())
+        except json.JSONDecodeError as err:
+            raise PushError(
+                f"--eval_summary {str(eval_summary)!r} is not JSON ({err.msg} at line {err.lineno}); pass the "
+                f"summary.json of ttrl-eval."
+            ) from err
+        if eval_summary.resolve() != (model_dir / EVAL_SUMMARY_FILE).resolve():
+            shutil.copyfile(eval_summary, model_dir / EVAL_SUMMARY_FILE)
+    # The card names the data trained on (ttrl_run.json), never the evaluation's: that one has its own table.
+    return write_ttrl_model_card(args, dataset_name=dataset_name, hub_model_id=hub_model_id)
 
 
-def upload(model_dir: Path, hub_model_id: str, private: bool) -> None:
+def upload(model_dir: Path, hub_model_id: str, private: bool, token: str | None = None) -> None:
     """Create the repo and upload the folder; any Hub or network failure becomes one PushError line."""
     from huggingface_hub import HfApi
 
     try:
-        api = HfApi()
+        api = HfApi(token=token)
         api.create_repo(hub_model_id, private=private, exist_ok=True)
         api.upload_folder(
             repo_id=hub_model_id,
@@ -72,12 +77,28 @@ def upload(model_dir: Path, hub_model_id: str, private: bool) -> None:
         ) from err
 
 
+def publish(
+    model_dir: Path,
+    hub_model_id: str,
+    private: bool = False,
+    eval_summary: Path | None = None,
+    dataset_name: str | None = None,
+    token: str | None = None,
+) -> str:
+    """Prepare the folder's card and upload it; returns the model's Hub URL (raises PushError in one line)."""
+    prepare_folder(Path(model_dir), hub_model_id, eval_summary, dataset_name)
+    upload(Path(model_dir), hub_model_id, private, token)
+    return f"https://huggingface.co/{hub_model_id}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model_dir", type=Path, required=True, help="Folder written by ttrl_trl.train.")
     parser.add_argument("--hub_model_id", required=True, help="owner/name on the Hub.")
     parser.add_argument("--eval_summary", type=Path, help="summary.json from ttrl-eval, shown in the card.")
-    parser.add_argument("--dataset_name", help="Dataset name for the card (default: the summary's).")
+    parser.add_argument(
+        "--dataset_name", help="Data trained on, for a folder without ttrl_run.json (default: ttrl_run.json's)."
+    )
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--dry_run", action="store_true", help="Prepare the folder and card, upload nothing.")
     args = parser.parse_args(argv)

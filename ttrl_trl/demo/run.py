@@ -25,9 +25,12 @@ import random
 import shutil
 import sys
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ttrl_trl.demo.threads import ThreadChoice
 
 # Offline, quiet, before transformers / datasets are imported.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -42,11 +45,12 @@ class DemoConfig:
 
     seed: int = field(default=0, metadata={"help": "Seeds the problem split, the warm-up, sampling and TTRL."})
     output_dir: str = field(default="outputs/demo", metadata={"help": "Where every output goes."})
-    threads: int = field(
-        default=2,
+    threads: str = field(
+        default="auto",
         metadata={
-            "help": "torch CPU threads. 2 (the target machine's cores) is 1.5x faster than 1 on an idle machine, but "
-            "many times slower on a loaded one: use 1 there. Results are reproducible for a given thread count."
+            "help": "torch CPU threads: 1, 2, or auto (1 when another job holds a core, else 2 if a short probe finds "
+            "it clearly faster; 2 is 1.5x faster than 1 on an idle 2-core machine, many times slower on a busy one). "
+            "Results are reproducible for a given thread count; summary.json records the count used."
         },
     )
     # The model.
@@ -104,9 +108,11 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         # Bad options fail here, before the warm-up spends a minute.
+        from ttrl_trl.demo.threads import parse_threads
         from ttrl_trl.vote.guards import check_guard_options
         from ttrl_trl.vote.rewards import check_control_reward, check_vote_reward_options
 
+        parse_threads(self.threads)
         check_vote_reward_options(self.vote_reward, self.min_majority_ratio, self.max_majority_ratio)
         check_control_reward(self.control_reward)
         check_guard_options(self.low_consensus_threshold, self.low_consensus_penalty)
@@ -208,6 +214,7 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
     from transformers.trainer_callback import ProgressCallback
 
     from ttrl_trl.data import load_problems
+    from ttrl_trl.model_card import save_run_record
     from ttrl_trl.tiny import CPU_TRAINING_ARGS
     from ttrl_trl.training.config import TTRLConfig
     from ttrl_trl.training.trainer import TTRLTrainer
@@ -245,6 +252,10 @@ def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> lis
     trainer.add_callback(_quiet_progress_callback())
     trainer.train()
     trainer.save_model(str(out))
+    # The card (what `ttrl_trl.push` would publish) names the data and the demo's own reward options.
+    save_run_record(out, {"base_model": str(model_dir), "dataset": str(problems), "num_problems": len(dataset),
+                          "system_prompt": None})  # fmt: skip
+    trainer.create_model_card()
     return trainer.state.log_history
 
 
@@ -256,17 +267,22 @@ def parse_demo_config(argv: list[str] | None) -> DemoConfig:
     return cfg
 
 
-def quiet_and_threads(cfg: DemoConfig) -> None:
+def quiet_and_threads(cfg: DemoConfig) -> ThreadChoice:
+    """Known warnings and progress bars off; torch's thread count set (``--threads``, by default ``auto``)."""
     import datasets
     import torch
     import transformers
 
-    # TRL 1.16 still calls transformers' deprecated `is_gradient_checkpointing`: not ours to fix, not news.
-    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    from ttrl_trl.demo.threads import choose_threads
+    from ttrl_trl.quiet import ignore_known_warnings
+
+    ignore_known_warnings()
     # One progress bar per phase: hide the load/save/map bars of transformers and datasets.
     transformers.utils.logging.disable_progress_bar()
     datasets.disable_progress_bars()
-    torch.set_num_threads(cfg.threads)
+    choice = choose_threads(cfg.threads, cfg.hidden_size, cfg.num_layers, cfg.num_heads)
+    torch.set_num_threads(choice.used)
+    return choice
 
 
 @dataclass
@@ -278,6 +294,7 @@ class Prepared:
     before: dict
     seconds: dict
     cpu_seconds: dict
+    threads: ThreadChoice | None = None  # set by prepare_fresh
 
 
 def prepare(cfg: DemoConfig, out: Path) -> Prepared:
@@ -321,6 +338,8 @@ def train_and_report(cfg: DemoConfig, out: Path, prepared: Prepared, shared_seco
     TTRL is seeded afresh, so its result does not depend on whether phases 1-2 ran in this call.
     ``shared_seconds`` (the wall time of phases 1-2) is added to ``seconds``: a whole demo's time.
     """
+    import torch
+
     from ttrl_trl.plot import plot_curves
 
     start, cpu_start = time.time(), time.process_time()
@@ -347,8 +366,10 @@ def train_and_report(cfg: DemoConfig, out: Path, prepared: Prepared, shared_seco
         "before": prepared.before,
         "after": after,
         "steps": cfg.ttrl_steps,
-        "seconds": round(shared_seconds + time.time() - start, 1),
+        "seconds": round(shared_seconds + time.time() - start, 1),  # the whole demo; phase_seconds: each phase
         "seed": cfg.seed,
+        "threads": torch.get_num_threads(),  # the count used (config.threads is what was asked: auto, 1, 2)
+        "threads_reason": prepared.threads.reason if prepared.threads else f"set to {torch.get_num_threads()}",
         "options": cfg.options(),
         # CPU time of this process: with one thread, about the wall time on an idle machine (a loaded
         # machine inflates the wall time, not this).
@@ -368,11 +389,12 @@ def train_and_report(cfg: DemoConfig, out: Path, prepared: Prepared, shared_seco
 
 def prepare_fresh(cfg: DemoConfig) -> tuple[Path, Prepared, float]:
     """Phases 1-2 in a cleared ``cfg.output_dir``: (that folder, what they left, their wall seconds)."""
-    quiet_and_threads(cfg)
+    threads = quiet_and_threads(cfg)
+    print(f"threads: {threads.used} ({threads.reason})", flush=True)
     out = Path(cfg.output_dir)
     clear_previous_run(out)
     start = time.time()
-    prepared = prepare(cfg, out)
+    prepared = replace(prepare(cfg, out), threads=threads)
     return out, prepared, time.time() - start
 
 
@@ -387,7 +409,8 @@ def format_table(summary: dict, k: int) -> str:
     before, after = summary["before"], summary["after"]
     lines = [
         "",
-        f"TTRL demo, seed {summary['seed']}: {summary['steps']} steps in {summary['seconds']:.0f} s, "
+        f"TTRL demo, seed {summary['seed']}: TTRL {summary['steps']} steps in {summary['phase_seconds']['ttrl']:.0f} s, "
+        f"whole demo (warm-up, two evaluations, TTRL) {summary['seconds']:.0f} s, {summary['threads']} thread(s); "
         + ", ".join(f"{name} {value}" for name, value in summary.get("options", {}).items()),
         f"{'metric':<10}{'before':>9}{'after':>9}{'change':>9}",
     ]

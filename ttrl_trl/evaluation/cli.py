@@ -1,4 +1,4 @@
-"""The `ttrl-eval` command line, generated from EvalConfig's fields; bad input exits 2 with one line."""
+"""The `python -m ttrl_trl.evaluate` (`ttrl-eval`) command line, generated from EvalConfig's fields; bad input exits 2 with one line."""
 
 from __future__ import annotations
 
@@ -13,17 +13,20 @@ from ttrl_trl.evaluation.resume import EvalInterrupted
 from ttrl_trl.evaluation.run import evaluate
 from ttrl_trl.options import unknown_option_message
 
+PROG = "python -m ttrl_trl.evaluate"
+"""The program name in usage and hints, as `python -m ttrl_trl.train` says its own (errors read `ttrl-eval:`)."""
+
 
 def parse_args(argv: Sequence[str] | None = None) -> EvalConfig:
     """The command line, generated from EvalConfig's fields and help texts."""
     from transformers import HfArgumentParser
 
-    config, unknown = HfArgumentParser(EvalConfig).parse_args_into_dataclasses(
+    config, unknown = HfArgumentParser(EvalConfig, prog=PROG).parse_args_into_dataclasses(
         args=argv, return_remaining_strings=True
     )
     if unknown:
         known = [f.name for f in fields(EvalConfig)]
-        raise EvalConfigError(unknown_option_message(unknown, known, "the command line", "ttrl-eval --help"))
+        raise EvalConfigError(unknown_option_message(unknown, known, "the command line", f"{PROG} --help"))
     return config
 
 

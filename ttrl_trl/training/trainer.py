@@ -440,18 +440,10 @@ class TTRLTrainer(GRPOTrainer):
 
     # ------------------------------------------------------------------ model card
     def create_model_card(self, model_name: str | None = None, dataset_name: str | None = None, tags=None) -> None:
-        """TRL's card citing TTRL as the method (GRPO as GRPO), naming the base model, plus the TTRL section."""
-        from ttrl_trl.model_card import TTRL_PAPER, fix_trl_card
-
-        self._paper = TTRL_PAPER  # TRL's template cites `_paper` as the trainer's method; GRPO's is added below
-        try:
-            super().create_model_card(model_name=model_name, dataset_name=dataset_name, tags=tags)
-        finally:
-            del self._paper
-        if self.is_world_process_zero():
-            base_model = getattr(self.accelerator.unwrap_model(self.model).config, "_name_or_path", None) or None
-            fix_trl_card(self.args.output_dir, base_model, self.hub_model_id)
-            write_ttrl_model_card(self.args, base_model=base_model, dataset_name=dataset_name)
+        """The TTRL card (``ttrl_trl.model_card``). Not written mid-training unless checkpoints are pushed: an
+        interrupted run's folder must not hold a card for a model it does not hold."""
+        if self.is_world_process_zero() and (self.args.push_to_hub or not self.is_in_train):
+            write_ttrl_model_card(self.args, dataset_name=dataset_name, trainer=self, tags=tags)
 
 
 def _round_major(slot_answers: Sequence[Sequence[str | None]]) -> list[str | None]:
