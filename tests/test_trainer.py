@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 import torch
 import trl
-from helpers import ScriptedGenerator, tiny_config, toy_dataset
+from helpers import ScriptedGenerator, record_vote_rewards, tiny_config, toy_dataset
 from transformers import AutoTokenizer
 
 from ttrl_trl.training.trainer import TTRLTrainer
@@ -70,6 +70,7 @@ def _votes_by_tag(generator):
 def test_rewards_equal_vote_matches_and_keep_prompt_alignment(scripted):
     torch.manual_seed(0)
     trainer, generator, spy = scripted(toy_dataset(4), n_votes_per_prompt=16, num_generations=4)
+    vote_rewards = record_vote_rewards(trainer)
     trainer.train()
 
     # 2 prompts per step x 16 votes were generated; 2 x 4 were kept for the loss.
@@ -87,7 +88,7 @@ def test_rewards_equal_vote_matches_and_keep_prompt_alignment(scripted):
         label = majority_vote(votes[prompt_tag]).label  # vote recomputed independently over all 16
         expected_rewards.append(float(label is not None and answers_equivalent(extract_answer(text), label)))
     # The vote reward TRL received for each kept completion is that recomputed match.
-    assert trainer._vote_reward.rewards == expected_rewards
+    assert vote_rewards == [expected_rewards]
     logged = [h for h in trainer.state.log_history if "rewards/ttrl_majority/mean" in h][0]
     assert logged["rewards/ttrl_majority/mean"] == pytest.approx(sum(expected_rewards) / 8)
     # What the vote cost is logged: all 32 completions, vote-only ones included.
@@ -249,6 +250,7 @@ def test_vote_rounds_per_call_bounds_rows_per_generation_call(scripted, rounds_p
     trainer, generator, spy = scripted(
         toy_dataset(4), n_votes_per_prompt=16, num_generations=4, vote_rounds_per_call=rounds_per_call
     )
+    vote_rewards = record_vote_rewards(trainer)
     trainer.train()
     c = rounds_per_call or 1
     assert generator.rows_per_call == [8 * c] * (4 // c)
@@ -257,7 +259,7 @@ def test_vote_rounds_per_call_bounds_rows_per_generation_call(scripted, rounds_p
     votes = _votes_by_tag(generator)
     assert sorted(len(v) for v in votes.values()) == [16, 16]
     for prompt, completion, reward in zip(
-        spy.calls[0]["prompts"], spy.calls[0]["completions"], trainer._vote_reward.rewards
+        spy.calls[0]["prompts"], spy.calls[0]["completions"], vote_rewards[0], strict=True
     ):
         text = completion[0]["content"]
         tag = re.search(r"Q\d+", prompt[-1]["content"]).group(0)

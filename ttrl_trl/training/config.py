@@ -53,8 +53,10 @@ class TTRLConfig(GRPOConfig):
             the label, else 0) or ``soft`` (EMPO: the share of the prompt's votes in its own answer
             cluster; no answer 0).
         min_majority_ratio, max_majority_ratio: the consensus band. A prompt whose winning cluster
-            holds a share of its votes outside ``[min, max]`` gets reward 0 for every completion
-            (zero advantage), counted in ``ttrl/filtered_fraction``. ``0`` and ``1`` (default): off.
+            holds a share of its votes outside ``[min, max]`` gets vote reward 0 for every completion,
+            counted in ``ttrl/filtered_fraction``: zero advantage when the vote is the only reward
+            function (extra reward functions still act on it, and the KL term when ``beta > 0``).
+            ``0`` and ``1`` (default): off.
     """
 
     # TRL turns checkpointing on by default through the deprecated `gradient_checkpointing` name, which makes
@@ -107,11 +109,11 @@ class TTRLConfig(GRPOConfig):
     )
     min_majority_ratio: float = field(
         default=0.0,
-        metadata={"help": "Consensus band: prompts whose majority ratio is below this get zero advantage (0 = off)."},
+        metadata={"help": "Consensus band: prompts whose majority ratio is below this get vote reward 0 (0 = off)."},
     )
     max_majority_ratio: float = field(
         default=1.0,
-        metadata={"help": "Consensus band: prompts whose majority ratio is above this get zero advantage (1 = off)."},
+        metadata={"help": "Consensus band: prompts whose majority ratio is above this get vote reward 0 (1 = off)."},
     )
 
     # ---- Benchmark evaluation during training (ttrl_trl.training.benchmark_eval): the paper's avg@16 curve.
