@@ -283,3 +283,43 @@ def test_processes_that_accelerate_does_not_see_are_refused(monkeypatch):
     _check_world_size(2)
     monkeypatch.delenv("WORLD_SIZE")
     _check_world_size(1)
+
+
+# Recorded on the trainer before the vote sampler was pulled out of it (commit 875d1ac), same seeds: the kept
+# completions (by serial number) and their vote rewards for the first two steps. The default path must not move.
+_KEPT_BEFORE_THE_SAMPLER = {
+    None: (
+        [[16, 1, 2, 19, 4, 13, 30, 23], [40, 41, 50, 59, 44, 45, 54, 39]],
+        [[0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0]],
+    ),
+    2: (
+        [[16, 2, 4, 22, 8, 11, 29, 30], [33, 35, 52, 55, 41, 43, 60, 46]],
+        [[1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]],
+    ),
+}
+
+
+@pytest.mark.parametrize("rounds_per_call", [None, 2])
+def test_default_vote_keeps_and_rewards_what_it_always_did(monkeypatch, tiny_model_path, tmp_path, rounds_per_call):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    generator = ScriptedGenerator(tokenizer, seed=0)
+    monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", _patch_generator(generator))
+    torch.manual_seed(0)
+    args = tiny_config(
+        tmp_path / "o", n_votes_per_prompt=16, num_generations=4, vote_rounds_per_call=rounds_per_call, max_steps=2
+    )
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path), args=args, train_dataset=toy_dataset(4, answers=["0.5", "1", "3", "0.5"]),
+        processing_class=tokenizer,
+    )  # fmt: skip
+    kept: list[list[int]] = []
+    calculate = trainer._calculate_rewards
+
+    def recording(inputs, prompts, completions, completion_ids_list):
+        kept.append([int(re.search(r"#(\d+)", c[0]["content"]).group(1)) for c in completions])
+        return calculate(inputs, prompts, completions, completion_ids_list)
+
+    trainer._calculate_rewards = recording
+    vote_rewards = record_vote_rewards(trainer)
+    trainer.train()
+    assert (kept, vote_rewards) == _KEPT_BEFORE_THE_SAMPLER[rounds_per_call]
