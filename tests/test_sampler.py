@@ -165,17 +165,21 @@ def test_full_vote_keeps_a_random_round_seeded_by_seed_step_and_rank():
     assert len(set(picks)) > 1  # not always the first round
 
 
-def test_adaptive_vote_in_every_layout():
+@pytest.mark.parametrize("per_call", [1, 2])
+def test_adaptive_vote_in_every_layout(per_call):
     settled_at = Counter()
     for world, rows, group in _layouts():
-        results = _run(world, rows, group, AdaptiveVote(rounds=4, confidence=0.9))
+        results = _run(world, rows, group, AdaptiveVote(rounds=4, confidence=0.9, rounds_per_call=per_call))
         calls = _check(results, world, rows, group, max_rounds=4)
         samples = [s for _, _, s in results]
         assert all(s.adaptive for s in samples)
-        # The trained completions are round 0's; the first call is the trained round, later ones one row per slot.
+        # The trained completions are round 0's; the first call draws per_call rounds for every slot (the
+        # full vote's layout), later ones one row per sample.
         assert all(ids == slot[0][0] for s in samples for ids, slot in zip(s.completion_ids, s.drawn))
-        assert calls[0] == (rows, group) and all(n == 1 for _, n in calls[1:])
-        assert all(r <= rows for r, _ in calls[1:])  # merged rounds never make a call larger than a regular one
+        assert calls[0] == (rows * per_call, group * per_call) and all(n == 1 for _, n in calls[1:])
+        assert all(r <= rows * per_call for r, _ in calls[1:])  # merged rounds: no call larger than the budget
+        # Never more work than the full vote with as many rounds per call: no more calls, no more rows (padding in).
+        assert len(calls) <= -(-4 // per_call) and sum(r for r, _ in calls) <= 4 * rows
         # A group stops when its vote settles or it has every vote; each is rewarded once, when final.
         for vote in samples[0].votes:
             assert vote.settled
@@ -183,8 +187,10 @@ def test_adaptive_vote_in_every_layout():
             settled_at[len(vote.vote.answers) // group] += 1
         assert Counter(key for _, _, key, _, _ in RULE_CALLS) == Counter(samples[0].keys)
         fraction = samples[0].stats.settled_fraction
-        assert fraction == sum(len(v.vote.answers) == group for v in samples[0].votes) / len(samples[0].votes)
-    assert set(settled_at) == {1, 2, 3, 4}  # the layouts' groups settled after every possible number of rounds
+        assert fraction == sum(len(v.vote.answers) == group * per_call for v in samples[0].votes) / len(samples[0].votes)
+    # The layouts' groups settled after every possible number of rounds; with 2 rounds per call the open groups
+    # (never more rows than the batch) draw their last 2 rounds in one call: 2 or 4 rounds.
+    assert set(settled_at) == {1: {1, 2, 3, 4}, 2: {2, 4}}[per_call]
 
 
 def test_adaptive_padding_rows_are_counted_apart():

@@ -33,7 +33,10 @@ class TTRLConfig(GRPOConfig):
             one generation call draws. ``None`` (default): one round per call with transformers
             generation, so no call is larger than plain GRPO's and the KV cache never grows with
             ``n_votes_per_prompt``; all rounds in one call with vLLM, which bounds its own KV cache
-            (``vllm_gpu_memory_utilization``). Raise it to trade memory for fewer, larger calls.
+            (``vllm_gpu_memory_utilization``). Raise it to trade memory for fewer, larger calls. With
+            ``vote_stop_confidence`` the default is 1 with vLLM too (rounds drawn ahead are votes the
+            rule cannot save); a larger value draws that many rounds for every prompt in the first
+            call (fewer calls, where a call's fixed cost dominates) and bounds the later calls' rows.
         vote_stop_confidence: adaptive voting (Adaptive-Consistency, arXiv 2305.11860). ``None``
             (default) draws all ``n_votes_per_prompt`` votes. A value ``C`` in (0.5, 1) draws the
             trained round first, then one more round of ``num_generations`` at a time only for the
@@ -75,7 +78,7 @@ class TTRLConfig(GRPOConfig):
         default=None,
         metadata={
             "help": "Vote rounds drawn per generation call (None: 1 with transformers, so memory stays plain GRPO's; "
-            "all with vLLM). Larger = fewer, bigger calls."
+            "all with vLLM; 1 with vote_stop_confidence). Larger = fewer, bigger calls."
         },
     )
     vote_stop_confidence: float | None = field(

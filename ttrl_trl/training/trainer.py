@@ -212,7 +212,8 @@ class TTRLTrainer(GRPOTrainer):
         if args.vote_stop_confidence is not None:
             if rows_fixed:
                 raise ValueError("vote_stop_confidence does not support image prompts yet; set it to None.")
-            return AdaptiveVote(args.vote_rounds, args.vote_stop_confidence)
+            # Rounds drawn ahead are votes the rule cannot save: one per call unless the user asks for more.
+            return AdaptiveVote(args.vote_rounds, args.vote_stop_confidence, args.vote_rounds_per_call or 1)
         # Per call: the user's vote_rounds_per_call, else all rounds with vLLM (it bounds its own KV cache), one
         # otherwise (no call larger than plain GRPO's); with per-row images each round is TRL's own call.
         per_call = args.vote_rounds_per_call or (args.vote_rounds if self.use_vllm else 1)

@@ -68,7 +68,7 @@ class VoteStats:
     generate_calls: int = 0
     """Generation calls per rank (every rank makes the same calls)."""
     settled_fraction: float | None = None
-    """Adaptive voting: the share of groups settled on the trained round's votes."""
+    """Adaptive voting: the share of groups settled on the first call's votes (the trained round's by default)."""
 
 
 @dataclass(frozen=True)
@@ -279,24 +279,33 @@ class AdaptiveVote:
     is drawn once every group is final (often right after the trained round). Each further call
     covers just the unsettled slots, one sample per row (``n = 1``, so vLLM server mode keeps
     every row); a rank with fewer such slots than another pads with copies of its own rows and
-    drops their outputs (counted as padding, not as votes). Small rounds are merged: when the
-    unsettled slots fill at most half of a regular call (``B`` rows, GRPO's own call size), one
-    call draws as many of their remaining rounds as fit in ``B`` rows, since a call's time
-    barely grows with rows below the batch the backend handles anyway, while every further call
-    costs a full pass of sequential decoding. The trained completions are round 0's: drawn before
-    any stop decision, so which completions are trained cannot depend on what they say.
+    drops their outputs (counted as padding, not as votes).
+
+    A call holds at most ``rounds_per_call`` rounds of the batch (``B * rounds_per_call`` rows,
+    the full vote's call size). The first call draws ``rounds_per_call`` rounds for every slot (1
+    by default: the rule saves the votes it does not draw; more where a call's fixed cost
+    dominates, at the price of those votes). Small rounds are merged: unsettled slots that fill
+    at most half of a call draw as many of their remaining rounds as fit in one, since a call's
+    time barely grows with rows below that size while every call costs a full pass of sequential
+    decoding. The trained completions are round 0's: drawn before any stop decision, so which
+    completions are trained cannot depend on what they say.
     """
 
     rounds: int
     confidence: float
+    rounds_per_call: int = 1
     adaptive: bool = True
 
     def draw(self, sampler: VoteSampler, batch: VoteBatch) -> Drawn:
         g, size, rank, world = batch.num_generations, batch.size, sampler.rank, sampler.world_size
-        candidates = [[c] for c in sampler.generate(batch, batch.prompt_ids, g)]
-        answers = [[a] for a in sampler.answers([c for slot in candidates for c in slot])]
+        first = max(1, min(self.rounds_per_call, self.rounds))
+        by_round = split_rounds(sampler.generate(batch, repeat_slots(batch.prompt_ids, first), g * first), first)
+        candidates = [[by_round[t][i] for t in range(first)] for i in range(size)]
+        flat = sampler.answers([c for slot in candidates for c in slot])
+        answers = [flat[i * first : (i + 1) * first] for i in range(size)]
         num_groups = world * size // g
         rule, confidence, max_votes = sampler.rule, self.confidence, self.rounds * g
+        budget = size * max(1, self.rounds_per_call)
 
         def decide(group_answers: Answers, ctx: GroupContext) -> GroupVote:
             return vote_until_settled(group_answers, ctx.truth, confidence, max_votes, rule, key=ctx.key, step=ctx.step)
@@ -307,7 +316,7 @@ class AdaptiveVote:
             pending = [j for j in range(num_groups) if j not in final]
             results = sampler.decide(batch, pending, [_round_major(slots[j * g : (j + 1) * g]) for j in pending], decide)
             final.update((j, result) for j, result in zip(pending, results) if result.settled)
-            if batch.settled_fraction is None:  # after the trained round
+            if batch.settled_fraction is None:  # after the first call (the trained round, by default)
                 batch.settled_fraction = len(final) / num_groups
             open_by_rank = [[i for i in range(size) if (r * size + i) // g not in final] for r in range(world)]
             rows = max(map(len, open_by_rank))
@@ -315,7 +324,7 @@ class AdaptiveVote:
                 return Drawn(candidates, [final[j] for j in range(num_groups)], [0] * size)
             # Every open group has drawn the same number of rounds (all were extended by every call so far).
             left = self.rounds - len(slots[next(j for j in range(num_groups) if j not in final) * g])
-            copies = min(left, max(1, size // rows))
+            copies = min(left, max(1, budget // rows))
             mine = open_by_rank[rank]
             padded = mine + [mine[0] if mine else 0] * (rows - len(mine))
             rows_ids = repeat_slots([batch.prompt_ids[i] for i in padded], copies)
