@@ -16,6 +16,8 @@ on (``--timing_confidence``), on the post-TTRL model, interleaved for ``--repeat
 shared seeds; ratios are medians of paired per-step ratios (``step_timing.paired_ratio``).
 
     python benchmarks/adaptive_vote.py            # about 6 minutes on an idle 2-core machine
+    python benchmarks/adaptive_vote.py --work_dir outputs/benchmarks/adaptive_models --skip_replay   # timing only,
+                                                  # reusing the models of an earlier run with that --work_dir
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -59,6 +62,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=Path("outputs/benchmarks/adaptive_vote.json"))
+    parser.add_argument(
+        "--work_dir", type=Path, default=None,
+        help="keep the warm-up and TTRL models here and reuse them on the next run (default: a temporary folder)",
+    )
+    parser.add_argument("--skip_replay", action="store_true", help="only time the steps (no replay of the stop rule)")
     args = parser.parse_args(argv)
     args.confidences = [float(c) for c in args.confidences.split(",")]
     if args.n_votes % args.round_size or args.n_votes <= args.round_size:
@@ -145,7 +153,10 @@ def time_steps(model_dir: Path, data: Path, args: argparse.Namespace) -> dict[st
         ),
     }  # fmt: skip
     runs: dict[str, list[list[float]]] = {name: [] for name in variants}
+    cpu_runs: dict[str, list[list[float]]] = {name: [] for name in variants}
+    settled: dict[str, list[float]] = {name: [] for name in variants}
     votes: dict[str, list[float]] = {name: [] for name in variants}
+    tokens: dict[str, list[float]] = {name: [] for name in variants}
     for repeat in range(args.repeats):
         for name, (trainer_cls, config_cls, extra) in variants.items():
             result = median_step_time(
@@ -153,15 +164,26 @@ def time_steps(model_dir: Path, data: Path, args: argparse.Namespace) -> dict[st
                 **common, **extra,
             )  # fmt: skip
             runs[name].append(result["times_s"])
-            votes[name].extend(
-                h["ttrl/votes_per_prompt"] for h in result["log_history"] if "ttrl/votes_per_prompt" in h
-            )
-            print(f"timing round {repeat} {name:16s} median step {result['median_s'] * 1000:.0f} ms", flush=True)
+            cpu_runs[name].append(result["cpu_times_s"])
+            timed = [h for h in result["log_history"] if "step_time" in h][args.timing_warmup :]
+            votes[name].extend(h["ttrl/votes_per_prompt"] for h in timed if "ttrl/votes_per_prompt" in h)
+            settled[name].extend(h["ttrl/settled_fraction"] for h in timed if "ttrl/settled_fraction" in h)
+            # Everything generated per step; GRPO generates only its trained completions.
+            rows = common["per_device_train_batch_size"]
+            tokens[name].extend(h.get("ttrl/generated_tokens", h["completions/mean_length"] * rows) for h in timed)
+            print(f"timing round {repeat} {name:16s} median step {result['median_s'] * 1000:.0f} ms "
+                  f"(CPU {statistics.median(result['cpu_times_s']) * 1000:.0f} ms)", flush=True)  # fmt: skip
     return {
         "ratio_ttrl_2x_over_grpo": paired_ratio(runs["ttrl_2x"], runs["grpo"]),
         "ratio_ttrl_2x_adaptive_over_grpo": paired_ratio(runs["ttrl_2x_adaptive"], runs["grpo"]),
+        # CPU time of the training process per step: the same comparison, insensitive to other jobs' load.
+        "cpu_ratio_ttrl_2x_over_grpo": paired_ratio(cpu_runs["ttrl_2x"], cpu_runs["grpo"]),
+        "cpu_ratio_ttrl_2x_adaptive_over_grpo": paired_ratio(cpu_runs["ttrl_2x_adaptive"], cpu_runs["grpo"]),
+        "mean_settled_fraction": _mean(settled["ttrl_2x_adaptive"]),
         "mean_votes_per_prompt": {name: _mean(v) for name, v in votes.items() if v},
+        "mean_generated_tokens": {name: _mean(v) for name, v in tokens.items()},
         "step_times_s": runs,
+        "step_cpu_times_s": cpu_runs,
     }
 
 
@@ -171,20 +193,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     start = time.time()
     report: dict[str, Any] = {"settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
+        work = args.work_dir or Path(tmp)
         train_pairs, test_pairs = split_pairs(args.problems, args.seed)
-        data = write_problems(test_pairs, tmp / "problems.json")
+        data = write_problems(test_pairs, Path(tmp) / "problems.json")
         problems, gold = [problem_text(a, b) for a, b in test_pairs], [str(a + b) for a, b in test_pairs]
-        init = build_tiny_model(tmp / "init", hidden_size=128, num_layers=3, num_heads=4, seed=args.seed)
-        warm = tmp / "warm"
-        warm_up(init, warm, train_pairs, steps=args.warmup_steps, seed=args.seed, progress=False)
-        print(f"warm-up done ({time.time() - start:.0f} s)", flush=True)
+        warm = work / "warm"
+        if not (warm / "config.json").is_file():
+            init = build_tiny_model(work / "init", hidden_size=128, num_layers=3, num_heads=4, seed=args.seed)
+            warm_up(init, warm, train_pairs, steps=args.warmup_steps, seed=args.seed, progress=False)
+            print(f"warm-up done ({time.time() - start:.0f} s)", flush=True)
         stages = {"after_warmup": warm}
         if args.ttrl_steps:
-            random.seed(args.seed)
-            stages["after_ttrl"] = run_ttrl(warm, data, tmp / "ttrl", args.ttrl_steps, args.seed)
-            print(f"TTRL done ({time.time() - start:.0f} s)", flush=True)
-        for stage, model_dir in stages.items():
+            stages["after_ttrl"] = work / "ttrl"
+            if not (stages["after_ttrl"] / "config.json").is_file():
+                random.seed(args.seed)
+                run_ttrl(warm, data, stages["after_ttrl"], args.ttrl_steps, args.seed)
+                print(f"TTRL done ({time.time() - start:.0f} s)", flush=True)
+        for stage, model_dir in stages.items() if not args.skip_replay else ():
             votes = sample_votes(model_dir, problems, args.n_votes, args.seed)
             report[stage] = replay(votes, gold, args)
             _print_stage(stage, report[stage])
@@ -194,7 +219,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.output.write_text(json.dumps(report, indent=2))
     t = report["timing"]
     print(f"step time / GRPO at 2x votes: rule off {t['ratio_ttrl_2x_over_grpo']:.3f}, "
-          f"rule on (C={args.timing_confidence}) {t['ratio_ttrl_2x_adaptive_over_grpo']:.3f}")  # fmt: skip
+          f"rule on (C={args.timing_confidence}) {t['ratio_ttrl_2x_adaptive_over_grpo']:.3f}; CPU time: rule off "
+          f"{t['cpu_ratio_ttrl_2x_over_grpo']:.3f}, rule on {t['cpu_ratio_ttrl_2x_adaptive_over_grpo']:.3f}")
+    print("generated tokens per step: " + ", ".join(f"{k} {v:.0f}" for k, v in t["mean_generated_tokens"].items())
+          + f"; votes per prompt {t['mean_votes_per_prompt']}, settled after the trained round "
+          f"{t['mean_settled_fraction']:.2f}")  # fmt: skip
     print(f"written to {args.output} ({report['seconds']:.0f} s)")
     return report
 

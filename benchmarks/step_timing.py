@@ -13,12 +13,13 @@ import argparse
 import json
 import statistics
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from transformers import AutoTokenizer
-from transformers.trainer_callback import PrinterCallback
+from transformers.trainer_callback import PrinterCallback, TrainerCallback
 
 from ttrl_trl.data import load_problems
 from ttrl_trl.tiny import CPU_TRAINING_ARGS, build_tiny_model
@@ -67,6 +68,22 @@ def tiny_model(folder: Path) -> Path:
     return build_tiny_model(folder / "tiny-model", hidden_size=128, num_layers=3, num_heads=4)
 
 
+class StepCpuTime(TrainerCallback):
+    """CPU time of this process per optimiser step. With torch on one thread it is the step's own work:
+    unlike wall time it does not grow when other jobs load a shared machine (the math-verify helper
+    process is not counted; on the benchmarks' integer answers it is not called)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self._start = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs) -> None:
+        self._start = time.process_time()
+
+    def on_step_end(self, args, state, control, **kwargs) -> None:
+        self.times.append(time.process_time() - self._start)
+
+
 def median_step_time(
     trainer_cls: type,
     config_cls: type,
@@ -82,13 +99,14 @@ def median_step_time(
     peft_config: Any = None,
     **config: Any,
 ) -> dict[str, Any]:
-    """Train ``warmup + steps`` optimiser steps and return the median and spread of ``step_time``.
+    """Train ``warmup + steps`` optimiser steps and return the median and spread of ``step_time`` (and CPU times).
 
     ``training_args`` are the device settings (the CPU ones by default; the GPU check passes bf16 and
     gradient checkpointing); ``callbacks`` and ``peft_config`` go to the trainer, ``config`` to the
     trainer's config. ``processing_class`` defaults to the tokenizer saved with the model.
     """
-    trainer_kwargs: dict[str, Any] = {"callbacks": callbacks, "peft_config": peft_config}
+    cpu = StepCpuTime()
+    trainer_kwargs: dict[str, Any] = {"callbacks": [*(callbacks or []), cpu], "peft_config": peft_config}
     if reward_funcs is not None:
         trainer_kwargs["reward_funcs"] = reward_funcs
     torch.manual_seed(seed)
@@ -114,7 +132,10 @@ def median_step_time(
         trainer.train()
     log_history = trainer.state.log_history
     times = [h["step_time"] for h in log_history if "step_time" in h][warmup:]
-    return {"median_s": statistics.median(times), "times_s": times, "log_history": log_history}
+    return {
+        "median_s": statistics.median(times), "times_s": times, "cpu_times_s": cpu.times[warmup:],
+        "log_history": log_history,
+    }  # fmt: skip
 
 
 def paired_ratio(numerator: list[list[float]], denominator: list[list[float]]) -> float:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import pickle
 import random
 import re
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -43,6 +45,57 @@ def tiny_config(output_dir: Path, **overrides: Any) -> TTRLConfig:
     )
     kwargs.update(overrides)
     return TTRLConfig(**kwargs)
+
+
+def run_ranks(world_size: int, body: Callable[[int, Callable[[list], list]], Any], timeout: float = 30) -> list:
+    """Run ``body(rank, gather)`` on ``world_size`` threads; ``gather`` is an in-process all-gather with
+    accelerate's ``gather_object`` semantics (every rank's list, concatenated in rank order, each rank
+    receiving its own copies, as after pickling). A rank that fails, or ranks that call ``gather`` a
+    different number of times, fail the run instead of hanging."""
+    barrier = threading.Barrier(world_size, timeout=timeout)
+    slots: list = [None] * world_size
+    results: list = [None] * world_size
+    errors: list[BaseException] = []
+
+    def gather_of(rank: int) -> Callable[[list], list]:
+        def gather(items: list) -> list:
+            slots[rank] = pickle.dumps(list(items))
+            barrier.wait()
+            out = [x for rank_items in slots for x in pickle.loads(rank_items)]
+            barrier.wait()
+            return out
+
+        return gather
+
+    def run(rank: int) -> None:
+        try:
+            results[rank] = body(rank, gather_of(rank))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(error)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(r,), name=str(r)) for r in range(world_size)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    if errors:
+        raise errors[0]
+    return results
+
+
+def record_vote_rewards(trainer: Any) -> list[list[float]]:
+    """Every batch's vote rewards as TRL received them (the vote reward's column), in call order."""
+    calls: list[list[float]] = []
+    calculate = trainer._calculate_rewards
+
+    def recording(inputs, prompts, completions, completion_ids_list):
+        rewards = calculate(inputs, prompts, completions, completion_ids_list)
+        calls.append(rewards[:, 0].tolist())
+        return rewards
+
+    trainer._calculate_rewards = recording
+    return calls
 
 
 class ScriptedGenerator:

@@ -3,7 +3,8 @@
 Used by ``tests/test_multiprocess.py``. Each rank appends JSON lines to
 ``$TTRL_MP_RECORD_DIR/rank<r>.jsonl``:
 
-* ``candidate``: every completion it drew (generation call, round, global slot, prompt, text, answer);
+* ``candidate``: every completion it drew (generation call, round, global slot, prompt, text, answer),
+  from the vote sampler's result (``VoteSample.drawn``);
 * ``votes``: the labels and matches it ended up with for every group of that call;
 * ``reward``: for every kept completion, the vote reward TRL trained on.
 
@@ -35,9 +36,10 @@ def install_recorders(record_dir: Path) -> None:
     import torch.distributed as dist
 
     from ttrl_trl.training import trainer as trainer_module
+    from ttrl_trl.vote import sampler as sampler_module
     from ttrl_trl.vote.voting import extract_answer
 
-    trainer_cls = trainer_module.TTRLTrainer
+    trainer_cls, sampler_cls = trainer_module.TTRLTrainer, sampler_module.VoteSampler
     calls = {"n": 0}
     timeout_rank = os.environ.get("TTRL_MP_TIMEOUT_RANK")
 
@@ -45,55 +47,56 @@ def install_recorders(record_dir: Path) -> None:
         with open(record_dir / f"rank{rank}.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
 
-    def recording(draw):
-        def recording_draw(self, prompt_ids, *args, **kwargs):
-            drawn, votes, tokens = draw(self, prompt_ids, *args, **kwargs)
-            rank, world = self.accelerator.process_index, self.accelerator.num_processes
-            prompts = self.processing_class.batch_decode(prompt_ids, skip_special_tokens=True)
-            for i, rounds in enumerate(drawn):
-                texts = self.processing_class.batch_decode([ids for ids, _ in rounds], skip_special_tokens=True)
-                for t, text in enumerate(texts):
-                    write(
-                        rank,
-                        {
-                            "kind": "candidate",
-                            "call": calls["n"],
-                            "rank": rank,
-                            "world": world,
-                            "dist_world": dist.get_world_size(),
-                            "round": t,
-                            "slot": rank * len(prompt_ids) + i,
-                            "prompt": prompts[i],
-                            "text": text,
-                            "answer": extract_answer(text),
-                        },
-                    )
-            write(
-                rank,
-                {
-                    "kind": "votes",
-                    "call": calls["n"],
-                    "rank": rank,
-                    "labels": [v.vote.label for v in votes],
-                    "matches": [v.vote.matches for v in votes],
-                },
-            )
-            return drawn, votes, tokens
+    sample = sampler_cls.sample
 
-        return recording_draw
+    def recording_sample(self, prompt_ids, *args, **kwargs):
+        result = sample(self, prompt_ids, *args, **kwargs)
+        rank, world = self.rank, self.world_size
+        prompts = self._decode(list(prompt_ids))
+        for i, rounds in enumerate(result.drawn):
+            texts = self._decode([ids for ids, _ in rounds])
+            for t, text in enumerate(texts):
+                write(
+                    rank,
+                    {
+                        "kind": "candidate",
+                        "call": calls["n"],
+                        "rank": rank,
+                        "world": world,
+                        "dist_world": dist.get_world_size(),
+                        "round": t,
+                        "slot": rank * len(prompt_ids) + i,
+                        "prompt": prompts[i],
+                        "text": text,
+                        "answer": extract_answer(text),
+                    },
+                )
+        write(
+            rank,
+            {
+                "kind": "votes",
+                "call": calls["n"],
+                "rank": rank,
+                "labels": [v.vote.label for v in result.votes],
+                "matches": [v.vote.matches for v in result.votes],
+            },
+        )
+        return result
 
-    decide = trainer_module.decide_group_votes
+    decide = sampler_module.decide_group_votes
 
-    def timing_out_decide(*args, rank, **kwargs):
+    def timing_out_decide(*args, **kwargs):
+        rank = args[2] if len(args) > 2 else kwargs["rank"]
         if timeout_rank is not None and rank == int(timeout_rank):
             kwargs["vote"] = timed_out_vote
-        return decide(*args, rank=rank, **kwargs)
+        return decide(*args, **kwargs)
 
     calculate = trainer_cls._calculate_rewards
 
     def recording_rewards(self, inputs, prompts, completions, completion_ids_list):
         rewards = calculate(self, inputs, prompts, completions, completion_ids_list)
         rank, size = self.accelerator.process_index, len(prompts)
+        maps = getattr(completion_ids_list, "advantage_maps", None) or [None] * len(completions)
         for i, completion in enumerate(completions):
             text = completion[0]["content"] if isinstance(completion, list) else completion
             write(
@@ -106,6 +109,7 @@ def install_recorders(record_dir: Path) -> None:
                     "problem": prompts[i][-1]["content"],
                     "text": text,
                     "reward": float(rewards[rank * size + i, 0]),
+                    "map": None if maps[i] is None else [maps[i].scale, maps[i].shift],
                 },
             )
         return rewards
@@ -117,9 +121,8 @@ def install_recorders(record_dir: Path) -> None:
         calls["n"] += 1
         return out
 
-    trainer_cls._draw_full_vote = recording(trainer_cls._draw_full_vote)
-    trainer_cls._draw_adaptive_vote = recording(trainer_cls._draw_adaptive_vote)
-    trainer_module.decide_group_votes = timing_out_decide
+    sampler_cls.sample = recording_sample
+    sampler_module.decide_group_votes = timing_out_decide
     trainer_cls._calculate_rewards = recording_rewards
     trainer_cls._generate_single_turn = counting_generate
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import pytest
 import trl
-from helpers import ScriptedGenerator, tiny_config, toy_dataset
+from helpers import ScriptedGenerator, record_vote_rewards, tiny_config, toy_dataset
 from transformers import AutoTokenizer
 
 from ttrl_trl.training.trainer import TTRLTrainer
@@ -89,16 +89,18 @@ def test_trainer_draws_more_rounds_only_for_unsettled_prompts(monkeypatch, tiny_
         model=str(tiny_model_path), reward_funcs=[spy], args=args, train_dataset=toy_dataset(2),
         processing_class=tokenizer,
     )  # fmt: skip
+    vote_rewards = record_vote_rewards(trainer)
     trainer.train()
-    # The trained round for both prompts (8 rows), then 3 rounds over Q1's 4 slots only.
-    assert generator.rows_per_call == [8, 4, 4, 4]
+    # The trained round for both prompts (8 rows), then 3 rounds over Q1's 4 slots only: two merged into one call
+    # of 8 rows (4 slots fill half of a regular call), then the last one.
+    assert generator.rows_per_call == [8, 8, 4]
     drawn = defaultdict(list)
     for tag, text in generator.generated:
         drawn[tag].append(text)
     assert len(drawn["Q0"]) == 4 and len(drawn["Q1"]) == 16
     first_round = {text for _, text in generator.generated[:8]}
     prompts, completions = spy.calls[0]
-    for prompt, completion, reward in zip(prompts, completions, trainer._vote_reward.rewards):
+    for prompt, completion, reward in zip(prompts, completions, vote_rewards[0], strict=True):
         text = completion[0]["content"]
         tag = re.search(r"Q\d+", prompt[-1]["content"]).group(0)
         assert text in first_round and text.startswith(tag + " ")  # the trained completions are the first round

@@ -157,3 +157,8 @@ def test_adaptive_vote_benchmark_replays_the_rule_and_times_the_trainers(tmp_pat
     assert timing["ratio_ttrl_2x_over_grpo"] > 0 and timing["ratio_ttrl_2x_adaptive_over_grpo"] > 0
     assert timing["mean_votes_per_prompt"]["ttrl_2x"] == 16
     assert 8 <= timing["mean_votes_per_prompt"]["ttrl_2x_adaptive"] <= 16
+    # CPU time per step next to wall time, and what each variant generated (the 2x vote: twice GRPO's rows).
+    assert timing["cpu_ratio_ttrl_2x_over_grpo"] > 0 and timing["cpu_ratio_ttrl_2x_adaptive_over_grpo"] > 0
+    tokens = timing["mean_generated_tokens"]
+    assert 0 < tokens["grpo"] < tokens["ttrl_2x"] and tokens["ttrl_2x_adaptive"] > 0
+    assert 0 <= timing["mean_settled_fraction"] <= 1

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 import trl.generation.vllm_generation as vllm_generation
+from helpers import run_ranks
 from mp_train import timed_out_vote
 
-from ttrl_trl.training.trainer import repeat_slots, split_rounds
 from ttrl_trl.vote.group_vote import (
     answers_by_group,
     decide_group_votes,
@@ -18,6 +18,7 @@ from ttrl_trl.vote.group_vote import (
     groups_of_rank,
     vote_group,
 )
+from ttrl_trl.vote.sampler import repeat_slots, split_rounds
 from ttrl_trl.vote.voting import answers_equivalent
 
 
@@ -41,31 +42,6 @@ def test_vote_group_grades_against_the_gold_answer_for_metrics() -> None:
     assert vote_group(["3"]).correct is None
 
 
-def _run_ranks(world_size: int, body) -> list:
-    """Run ``body(rank, gather)`` on ``world_size`` threads with a real all-gather between them."""
-    barrier = threading.Barrier(world_size)
-    slots: list = [None] * world_size
-    results: list = [None] * world_size
-
-    def gather(items):
-        rank = int(threading.current_thread().name)
-        slots[rank] = list(items)
-        barrier.wait()
-        out = [x for rank_items in slots for x in rank_items]
-        barrier.wait()
-        return out
-
-    def run(rank):
-        results[rank] = body(rank, gather)
-
-    threads = [threading.Thread(target=run, args=(r,), name=str(r)) for r in range(world_size)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    return results
-
-
 def test_a_timeout_on_one_rank_cannot_split_a_group_between_two_labels() -> None:
     # Two groups of G=2 over 2 rounds; rank 1's grader "times out" (1/2 and 0.5 look different to it).
     rounds = [["1/2", "0.5", "7", "7"], ["0.5", "3", "7.0", "8"]]
@@ -82,7 +58,7 @@ def test_a_timeout_on_one_rank_cannot_split_a_group_between_two_labels() -> None
         vote_group(group_answers(rounds, 1, 2)).vote.matches
         != timed_out_vote(group_answers(rounds, 1, 2)).vote.matches
     )
-    rank0, rank1 = _run_ranks(2, body)
+    rank0, rank1 = run_ranks(2, body)
     assert rank0 == rank1  # every rank rewards against the very same labels and matches
     assert answers_equivalent(rank0[0].vote.label, "1/2") and rank0[0].vote.matches == [True, True, True, False]  # decided by rank 0
     assert rank0[1].vote.matches == [True, True, False, False]  # decided by rank 1 (its timeout: 7.0 apart)
@@ -96,7 +72,7 @@ def test_every_group_is_voted_once() -> None:
         return vote_group(answers, truth)
 
     rounds = [[str(i % 3) for i in range(12)]]  # 6 groups of G=2, 1 round
-    results = _run_ranks(
+    results = run_ranks(
         3,
         lambda rank, gather: decide_group_votes(
             answers_by_group(rounds, 2), None, rank, 3, gather, vote=counting_vote

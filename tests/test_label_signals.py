@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 import trl
-from helpers import tiny_config, toy_dataset
+from helpers import record_vote_rewards, tiny_config, toy_dataset
 from transformers import AutoTokenizer
 
 from ttrl_trl.training.trainer import TTRLTrainer
@@ -64,8 +64,8 @@ def test_majority_is_the_old_reward_bit_for_bit(build, monkeypatch):
     for old in (False, True):
         if old:  # the reward as it was computed before vote_reward existed: straight from the vote's matches
             monkeypatch.setattr(
-                "ttrl_trl.training.trainer.vote_group",
-                lambda answers, truth, rule: GroupVote(
+                "ttrl_trl.vote.sampler.vote_group",
+                lambda answers, truth, rule, **context: GroupVote(
                     vote_on_answers(answers),
                     rewards=tuple(1.0 if m else 0.0 for m in vote_on_answers(answers).matches),
                 ),
@@ -73,11 +73,12 @@ def test_majority_is_the_old_reward_bit_for_bit(build, monkeypatch):
         torch.manual_seed(0)
         script = {"Q0": [["1", "1", "2", "3"], ["2", "1", "2", None]], "Q1": [["5", "6"]]}
         trainer = build(script, out=f"out-{old}", max_steps=2)
+        vote_rewards = record_vote_rewards(trainer)
         trainer.train()
         losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-        runs.append((trainer._vote_reward.rewards, losses, _params(trainer)))
+        runs.append((vote_rewards, losses, _params(trainer)))
     (rewards_new, losses_new, params_new), (rewards_old, losses_old, params_old) = runs
-    assert rewards_new == rewards_old and losses_new == losses_old
+    assert len(rewards_new) == 2 and rewards_new == rewards_old and losses_new == losses_old
     assert torch.equal(params_new, params_old)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from ttrl_trl.vote.guards import GuardRule
 from ttrl_trl.vote.voting import answers_equivalent, extract_answer, vote_on_answers
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
@@ -90,8 +91,9 @@ def train_args(model: Path, data: Path, out: Path, **overrides) -> list[str]:
     return [token for key, value in settings.items() for token in (f"--{key}", value)]
 
 
-def check_records(records: list[dict], num_generations: int, rounds: int | None) -> dict[str, int]:
-    """Recompute every group's vote from all ranks' candidates; each trained reward must equal the match."""
+def check_records(records: list[dict], num_generations: int, rounds: int | None, guard=None) -> dict[str, int]:
+    """Recompute every group's vote from all ranks' candidates; each trained reward must equal the match
+    (and, with a ``guard``, each completion's advantage map must be the one its group's vote calls for)."""
     kinds = defaultdict(list)
     for r in records:
         kinds[r["kind"]].append(r)
@@ -103,7 +105,7 @@ def check_records(records: list[dict], num_generations: int, rounds: int | None)
     for c in kinds["candidate"]:
         groups[c["call"], c["slot"] // num_generations].append(c)
         by_slot[c["call"], c["slot"]].add(c["text"])
-    labels = {}
+    labels, votes = {}, {}
     spanning = 0
     rounds_drawn = []
     for key, members in groups.items():
@@ -116,7 +118,8 @@ def check_records(records: list[dict], num_generations: int, rounds: int | None)
         assert len({m["prompt"] for m in members}) == 1  # one prompt per group, whichever rank drew it
         spanning += len({m["rank"] for m in members}) == 2
         members.sort(key=lambda m: (m["round"], m["slot"]))
-        labels[key] = vote_on_answers([extract_answer(m["text"]) for m in members]).label
+        votes[key] = vote_on_answers([extract_answer(m["text"]) for m in members])
+        labels[key] = votes[key].label
 
     # Every rank ended up with the same labels for every call.
     decided = defaultdict(dict)
@@ -125,7 +128,7 @@ def check_records(records: list[dict], num_generations: int, rounds: int | None)
     for call, per_rank in decided.items():
         assert per_rank[0] == per_rank[1], f"ranks disagree on call {call}"
 
-    rewarded, kept_rounds = 0, []
+    rewarded, kept_rounds, penalised = 0, [], 0
     for r in kinds["reward"]:
         key = (r["call"], r["slot"] // num_generations)
         assert r["text"] in by_slot[r["call"], r["slot"]]  # the kept completion is one of its own slot's draws
@@ -135,6 +138,10 @@ def check_records(records: list[dict], num_generations: int, rounds: int | None)
         label = labels[key]
         expected = float(label is not None and answers_equivalent(extract_answer(r["text"]), label))
         assert r["reward"] == expected, (r, label)
+        if guard is not None:
+            expected_map = guard.map(votes[key], None)  # one visit per prompt here: no flip yet
+            assert r["map"] == [expected_map.scale, expected_map.shift], (r, votes[key].ratio)
+            penalised += expected_map.shift != 0
         rewarded += 1
     return {
         "groups": len(groups),
@@ -144,6 +151,7 @@ def check_records(records: list[dict], num_generations: int, rounds: int | None)
         "kept_first_round": all(kept_rounds),
         "labelled": sum(label is not None for label in labels.values()),
         "rewards_1": sum(r["reward"] == 1.0 for r in kinds["reward"]),
+        "penalised": penalised,
     }
 
 
@@ -224,9 +232,12 @@ def test_two_processes_adaptive_vote_settles_groups_at_different_rounds(answerin
         torchrun(tmp_path / "rec", *train_args(
             answering_model_path, question_file, tmp_path / "run", max_steps=2, per_device_train_batch_size=6,
             num_generations=4, n_votes_per_prompt=16, vote_stop_confidence=0.9,
+            low_consensus_threshold=0.75, low_consensus_penalty=0.2,
         )),
-        num_generations=4, rounds=None,
+        num_generations=4, rounds=None, guard=GuardRule(0.75, 0.2),
     )  # fmt: skip
     assert records["groups"] == 6 and records["spanning"] == 2 and records["rewarded"] == 24
     assert len(set(records["rounds"])) > 1, records["rounds"]  # groups settled after different numbers of rounds
     assert records["kept_first_round"]  # the trained completions are the first round's
+    # the RESTRAIN guard acted on some groups and not others, identically on both ranks (the maps were checked)
+    assert 0 < records["penalised"] < records["rewarded"], records

@@ -28,6 +28,7 @@ def test_import_is_lazy_and_the_vote_needs_no_torch():
     code = (
         "import sys, ttrl_trl; assert 'torch' not in sys.modules; "
         "from ttrl_trl import majority_vote; assert majority_vote(['\\\\boxed{2}', '\\\\boxed{2}']).label == '2'; "
+        "from ttrl_trl import VoteSampler, FullVote, AdaptiveVote; "  # the vote sampler: no TRL, no torch
         "assert 'trl' not in sys.modules and 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch' in m)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

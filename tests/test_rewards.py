@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ttrl_trl.training.rewards import REWARD_NAME, VoteReward, completion_text, majority_vote_reward
+from ttrl_trl.training.rewards import (
+    REWARD_NAME,
+    VotedCompletions,
+    VoteReward,
+    completion_text,
+    majority_vote_reward,
+)
 
 PROMPT_A = "What is 7/2?"
 PROMPT_B = "What is 2+2?"
@@ -14,13 +20,18 @@ def test_stable_name_for_logging() -> None:
     assert majority_vote_reward.__name__ == REWARD_NAME == "ttrl_majority"
 
 
-def test_vote_reward_returns_the_trainer_rewards_and_checks_their_count() -> None:
+def test_vote_reward_returns_the_rewards_that_came_with_the_completions_and_checks_their_count() -> None:
     reward = VoteReward()
     assert reward.__name__ == REWARD_NAME
-    reward.rewards = [0.0, 1.0, 1.0]
-    assert reward([PROMPT_A] * 3, ["a", "b", "c"], answer=["x"] * 3) == [0.0, 1.0, 1.0]
+    ids = VotedCompletions([[1], [2], [3]], [0.0, 1.0, 1.0])
+    assert ids == [[1], [2], [3]]  # TRL sees the plain token ids
+    assert reward([PROMPT_A] * 3, ["a", "b", "c"], completion_ids=ids, answer=["x"] * 3) == [0.0, 1.0, 1.0]
     with pytest.raises(RuntimeError, match="2 completions"):
-        reward([PROMPT_A] * 2, ["a", "b"])
+        reward([PROMPT_A] * 2, ["a", "b"], completion_ids=ids)
+    with pytest.raises(RuntimeError, match="only works inside TTRLTrainer"):  # ids without rewards: not the trainer's
+        reward([PROMPT_A] * 3, ["a", "b", "c"], completion_ids=[[1], [2], [3]])
+    with pytest.raises(ValueError, match="2 vote rewards for 1 completions"):
+        VotedCompletions([[1]], [0.0, 1.0])
 
 
 def test_votes_per_consecutive_prompt_group() -> None:

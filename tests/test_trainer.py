@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 import torch
 import trl
-from helpers import ScriptedGenerator, tiny_config, toy_dataset
+from helpers import ScriptedGenerator, record_vote_rewards, tiny_config, toy_dataset
 from transformers import AutoTokenizer
 
 from ttrl_trl.training.trainer import TTRLTrainer
@@ -70,6 +70,7 @@ def _votes_by_tag(generator):
 def test_rewards_equal_vote_matches_and_keep_prompt_alignment(scripted):
     torch.manual_seed(0)
     trainer, generator, spy = scripted(toy_dataset(4), n_votes_per_prompt=16, num_generations=4)
+    vote_rewards = record_vote_rewards(trainer)
     trainer.train()
 
     # 2 prompts per step x 16 votes were generated; 2 x 4 were kept for the loss.
@@ -87,7 +88,7 @@ def test_rewards_equal_vote_matches_and_keep_prompt_alignment(scripted):
         label = majority_vote(votes[prompt_tag]).label  # vote recomputed independently over all 16
         expected_rewards.append(float(label is not None and answers_equivalent(extract_answer(text), label)))
     # The vote reward TRL received for each kept completion is that recomputed match.
-    assert trainer._vote_reward.rewards == expected_rewards
+    assert vote_rewards == [expected_rewards]
     logged = [h for h in trainer.state.log_history if "rewards/ttrl_majority/mean" in h][0]
     assert logged["rewards/ttrl_majority/mean"] == pytest.approx(sum(expected_rewards) / 8)
     # What the vote cost is logged: all 32 completions, vote-only ones included.
@@ -236,7 +237,7 @@ def test_an_extra_reward_returning_none_everywhere_is_warned_about(monkeypatch, 
         processing_class=tokenizer,
     )
     warnings = []
-    monkeypatch.setattr("ttrl_trl.training.trainer.trl_grpo_logger.warning", lambda message, *a, **k: warnings.append(message))
+    monkeypatch.setattr("trl.trainer.grpo_trainer.logger.warning", lambda message, *a, **k: warnings.append(message))
     trainer.train()
     # TRL's own words, on TRL's logger, as a plain GRPOTrainer would warn.
     assert any(w.startswith("All reward functions returned None for the following kwargs:") for w in warnings)
@@ -249,6 +250,7 @@ def test_vote_rounds_per_call_bounds_rows_per_generation_call(scripted, rounds_p
     trainer, generator, spy = scripted(
         toy_dataset(4), n_votes_per_prompt=16, num_generations=4, vote_rounds_per_call=rounds_per_call
     )
+    vote_rewards = record_vote_rewards(trainer)
     trainer.train()
     c = rounds_per_call or 1
     assert generator.rows_per_call == [8 * c] * (4 // c)
@@ -257,7 +259,7 @@ def test_vote_rounds_per_call_bounds_rows_per_generation_call(scripted, rounds_p
     votes = _votes_by_tag(generator)
     assert sorted(len(v) for v in votes.values()) == [16, 16]
     for prompt, completion, reward in zip(
-        spy.calls[0]["prompts"], spy.calls[0]["completions"], trainer._vote_reward.rewards
+        spy.calls[0]["prompts"], spy.calls[0]["completions"], vote_rewards[0], strict=True
     ):
         text = completion[0]["content"]
         tag = re.search(r"Q\d+", prompt[-1]["content"]).group(0)
@@ -281,3 +283,43 @@ def test_processes_that_accelerate_does_not_see_are_refused(monkeypatch):
     _check_world_size(2)
     monkeypatch.delenv("WORLD_SIZE")
     _check_world_size(1)
+
+
+# Recorded on the trainer before the vote sampler was pulled out of it (commit 875d1ac), same seeds: the kept
+# completions (by serial number) and their vote rewards for the first two steps. The default path must not move.
+_KEPT_BEFORE_THE_SAMPLER = {
+    None: (
+        [[16, 1, 2, 19, 4, 13, 30, 23], [40, 41, 50, 59, 44, 45, 54, 39]],
+        [[0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0]],
+    ),
+    2: (
+        [[16, 2, 4, 22, 8, 11, 29, 30], [33, 35, 52, 55, 41, 43, 60, 46]],
+        [[1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0], [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]],
+    ),
+}
+
+
+@pytest.mark.parametrize("rounds_per_call", [None, 2])
+def test_default_vote_keeps_and_rewards_what_it_always_did(monkeypatch, tiny_model_path, tmp_path, rounds_per_call):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_path)
+    generator = ScriptedGenerator(tokenizer, seed=0)
+    monkeypatch.setattr(trl.GRPOTrainer, "_generate_single_turn", _patch_generator(generator))
+    torch.manual_seed(0)
+    args = tiny_config(
+        tmp_path / "o", n_votes_per_prompt=16, num_generations=4, vote_rounds_per_call=rounds_per_call, max_steps=2
+    )
+    trainer = TTRLTrainer(
+        model=str(tiny_model_path), args=args, train_dataset=toy_dataset(4, answers=["0.5", "1", "3", "0.5"]),
+        processing_class=tokenizer,
+    )  # fmt: skip
+    kept: list[list[int]] = []
+    calculate = trainer._calculate_rewards
+
+    def recording(inputs, prompts, completions, completion_ids_list):
+        kept.append([int(re.search(r"#(\d+)", c[0]["content"]).group(1)) for c in completions])
+        return calculate(inputs, prompts, completions, completion_ids_list)
+
+    trainer._calculate_rewards = recording
+    vote_rewards = record_vote_rewards(trainer)
+    trainer.train()
+    assert (kept, vote_rewards) == _KEPT_BEFORE_THE_SAMPLER[rounds_per_call]

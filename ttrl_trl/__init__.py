@@ -6,7 +6,7 @@ until a name is used (the vote's names do not import torch or TRL at all)::
     from ttrl_trl import TTRLConfig, TTRLTrainer, majority_vote, extract_answer
 
 Sub-packages, by job: ``ttrl_trl.vote`` (extraction, grading, the math-verify worker, group
-votes, the adaptive rule, rewards, label history; no TRL), ``ttrl_trl.training`` (config,
+votes, the adaptive rule, rewards, label history, the vote sampler; no TRL), ``ttrl_trl.training`` (config,
 trainer, TRM, callbacks), ``ttrl_trl.evaluation``, ``ttrl_trl.demo``; the commands stay at the
 top: ``python -m ttrl_trl.train | evaluate | push | plot | tiny``.
 """
@@ -37,6 +37,10 @@ _LAZY: dict[str, str] = {
     "extract_answer": "ttrl_trl.vote.voting",
     "answers_equivalent": "ttrl_trl.vote.voting",
     "is_correct": "ttrl_trl.vote.voting",
+    "VoteSampler": "ttrl_trl.vote.sampler",
+    "VoteSample": "ttrl_trl.vote.sampler",
+    "FullVote": "ttrl_trl.vote.sampler",
+    "AdaptiveVote": "ttrl_trl.vote.sampler",
     # data and prompts
     "build_prompt": "ttrl_trl.data",
     "load_problems": "ttrl_trl.data",
@@ -64,6 +68,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time every name is impor
     from ttrl_trl.training.rewards import VoteReward, majority_vote_reward
     from ttrl_trl.training.trainer import TTRLTrainer
     from ttrl_trl.training.trm import exact_token_kl, trm_error_bounds, trm_sequence_mask
+    from ttrl_trl.vote.sampler import AdaptiveVote, FullVote, VoteSample, VoteSampler
     from ttrl_trl.vote.voting import (
         VoteResult,
         answers_equivalent,

@@ -35,7 +35,10 @@ class TTRLConfig(GRPOConfig):
             one generation call draws. ``None`` (default): one round per call with transformers
             generation, so no call is larger than plain GRPO's and the KV cache never grows with
             ``n_votes_per_prompt``; all rounds in one call with vLLM, which bounds its own KV cache
-            (``vllm_gpu_memory_utilization``). Raise it to trade memory for fewer, larger calls.
+            (``vllm_gpu_memory_utilization``). Raise it to trade memory for fewer, larger calls. With
+            ``vote_stop_confidence`` the default is 1 with vLLM too (rounds drawn ahead are votes the
+            rule cannot save); a larger value draws that many rounds for every prompt in the first
+            call (fewer calls, where a call's fixed cost dominates) and bounds the later calls' rows.
         vote_stop_confidence: adaptive voting (Adaptive-Consistency, arXiv 2305.11860). ``None``
             (default) draws all ``n_votes_per_prompt`` votes. A value ``C`` in (0.5, 1) draws the
             trained round first, then one more round of ``num_generations`` at a time only for the
@@ -57,8 +60,10 @@ class TTRLConfig(GRPOConfig):
             the label, else 0) or ``soft`` (EMPO: the share of the prompt's votes in its own answer
             cluster; no answer 0).
         min_majority_ratio, max_majority_ratio: the consensus band. A prompt whose winning cluster
-            holds a share of its votes outside ``[min, max]`` gets reward 0 for every completion
-            (zero advantage), counted in ``ttrl/filtered_fraction``. ``0`` and ``1`` (default): off.
+            holds a share of its votes outside ``[min, max]`` gets vote reward 0 for every completion,
+            counted in ``ttrl/filtered_fraction``: zero advantage when the vote is the only reward
+            function (extra reward functions still act on it, and the KL term when ``beta > 0``).
+            ``0`` and ``1`` (default): off.
         control_reward: an efficacy control instead of TTRL's reward (``benchmarks/efficacy.py``):
             ``oracle`` rewards correctness against ``ground_truth_column`` (GRPO with labels: the
             ceiling), ``random`` draws Bernoulli(0.5) per completion (no signal at all). The vote is
@@ -92,7 +97,7 @@ class TTRLConfig(GRPOConfig):
         default=None,
         metadata={
             "help": "Vote rounds drawn per generation call (None: 1 with transformers, so memory stays plain GRPO's; "
-            "all with vLLM). Larger = fewer, bigger calls."
+            "all with vLLM; 1 with vote_stop_confidence). Larger = fewer, bigger calls."
         },
     )
     vote_stop_confidence: float | None = field(
@@ -126,11 +131,11 @@ class TTRLConfig(GRPOConfig):
     )
     min_majority_ratio: float = field(
         default=0.0,
-        metadata={"help": "Consensus band: prompts whose majority ratio is below this get zero advantage (0 = off)."},
+        metadata={"help": "Consensus band: prompts whose majority ratio is below this get vote reward 0 (0 = off)."},
     )
     max_majority_ratio: float = field(
         default=1.0,
-        metadata={"help": "Consensus band: prompts whose majority ratio is above this get zero advantage (1 = off)."},
+        metadata={"help": "Consensus band: prompts whose majority ratio is above this get vote reward 0 (1 = off)."},
     )
 
     # ---- Efficacy controls (benchmarks/efficacy.py): not TTRL, a yardstick for it.

@@ -53,17 +53,23 @@ def is_settled(vote: VoteResult, confidence: float) -> bool:
 
 
 def vote_until_settled(
-    answers: Answers, truth: Any, confidence: float, max_votes: int, rule: RewardRule = MAJORITY
+    answers: Answers,
+    truth: Any,
+    confidence: float,
+    max_votes: int,
+    rule: RewardRule = MAJORITY,
+    key: str | None = None,
+    step: int | None = None,
 ) -> GroupVote:
     """One adaptive round's decision for a group: its vote, and whether it is final.
 
     Final when the stop rule holds or the group has all ``max_votes`` votes; only a final vote is
-    rewarded (by ``rule``) and graded against ``truth`` (metrics only), so a group is graded once,
-    however many rounds it took.
+    rewarded (by ``rule``, which also gets ``truth``, ``key`` and ``step``) and graded against ``truth``
+    (metrics only), so a group is graded once, however many rounds it took.
     """
     vote = vote_on_answers(answers)
     settled = len(answers) >= max_votes or is_settled(vote, confidence)
-    return grade_vote(vote, truth, rule) if settled else GroupVote(vote, settled=False)
+    return grade_vote(vote, truth, rule, key=key, step=step) if settled else GroupVote(vote, settled=False)
 
 
 def replay_stop_rule(answers: Sequence[str | None], round_size: int, confidence: float) -> tuple[int, str | None]:

@@ -44,7 +44,8 @@ class GroupVote:
     rewards: tuple[float, ...] = ()
     """Per vote, the reward a completion with that answer gets; empty means ``majority`` (1 per match)."""
     filtered: bool = False
-    """The majority ratio fell outside the consensus band: every reward is 0 (zero advantage)."""
+    """The majority ratio fell outside the consensus band: every vote reward is 0 (zero advantage only if the vote
+    is the sole reward function)."""
     settled: bool = True
     """False only for an adaptive vote that wants another round (:mod:`ttrl_trl.vote.adaptive`)."""
 
@@ -64,19 +65,27 @@ def groups_of_rank(num_groups: int, rank: int, world_size: int) -> list[int]:
     return list(range(rank, num_groups, world_size))
 
 
-def vote_group(answers: Answers, truth: Any = None, rule: RewardRule = MAJORITY) -> GroupVote:
+def vote_group(
+    answers: Answers, truth: Any = None, rule: RewardRule = MAJORITY, key: str | None = None, step: int | None = None
+) -> GroupVote:
     """Vote on one group's answers, reward each vote by ``rule``, and grade them against ``truth`` (metrics only)."""
-    return grade_vote(vote_on_answers(answers), truth, rule)
+    return grade_vote(vote_on_answers(answers), truth, rule, key=key, step=step)
 
 
-def grade_vote(vote: VoteResult, truth: Any = None, rule: RewardRule = MAJORITY) -> GroupVote:
-    """A decided vote with its per-vote rewards, and its answers and label graded against ``truth`` (metrics only)."""
+def grade_vote(
+    vote: VoteResult, truth: Any = None, rule: RewardRule = MAJORITY, key: str | None = None, step: int | None = None
+) -> GroupVote:
+    """A decided vote with its per-vote rewards, and its answers and label graded against ``truth`` (metrics only).
+
+    ``rule`` also receives the group's ``truth``, prompt ``key`` and ``step`` (the sampler passes them on the
+    deciding rank), so a rule that needs them (a control, a seeded draw) lives in the rule.
+    """
     if rule.control == "oracle" and truth is None:
         raise ValueError(
             "control_reward='oracle' rewards correctness against the gold answer, but this prompt has none: use a "
             "dataset whose ground_truth_column holds every answer, or unset control_reward."
         )
-    rewards, filtered = rule.apply(vote)
+    rewards, filtered = rule.apply(vote, truth=truth, key=key, step=step)
     if truth is None:
         return GroupVote(vote, rewards=rewards, filtered=filtered)
     gold = str(truth)
@@ -97,7 +106,8 @@ def decide_group_votes(
     """Every group's vote, decided once (the ``j``-th group on rank ``j % world_size``), identical on every rank.
 
     ``answers_by_group[j]`` holds group ``j``'s answers in vote order (see :func:`group_answers`);
-    ``truths`` one gold answer per group (or ``None``). ``gather`` is a collective: every rank must
+    ``truths`` one value per group (or ``None``), handed to ``vote`` as its second argument: the gold
+    answer, or a context holding it (the sampler's :class:`~ttrl_trl.vote.sampler.GroupContext`). ``gather`` is a collective: every rank must
     call this function with the same groups.
     """
     num_groups = len(answers_by_group)

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ttrl_trl.vote.label_history import LabelHistory
 from ttrl_trl.vote.voting import VoteResult
 
 FRS_LAMBDA1 = 0.5
@@ -91,6 +92,36 @@ class GuardRule:
 
     def maps(self, votes: Sequence[VoteResult], flips: Sequence[bool | None]) -> list[AdvantageMap]:
         return [self.map(vote, flipped) for vote, flipped in zip(votes, flips, strict=True)]
+
+
+def record_labels(
+    history: LabelHistory, keys: Sequence[str], votes: Sequence[VoteResult], guard: GuardRule
+) -> tuple[dict[str, float], list[AdvantageMap]]:
+    """One training batch's label signals and guard maps (every rank alike, from the shared votes).
+
+    The maps read the history as it was *before* this batch (a flip is a change since the previous
+    vote); then the batch is recorded. Returns the ``ttrl/`` metrics (flip rate, anchor agreement,
+    the guards' shares) and one map per group (empty when no guard is on).
+    """
+    maps = guard.maps(votes, history.flips(keys, votes)) if guard.enabled else []
+    metrics: dict[str, float] = {}
+    rate = history.update(keys, votes)
+    if rate is not None:
+        metrics["ttrl/label_flip_rate"] = rate
+    agreement = history.anchor_agreement(keys, votes)
+    if agreement is not None:
+        metrics["ttrl/anchor_agreement"] = agreement
+    if maps:
+        metrics["ttrl/guard_scaled_fraction"] = sum(0 < m.scale < 1 for m in maps) / len(maps)
+        metrics["ttrl/guard_penalised_fraction"] = sum(m.shift != 0 for m in maps) / len(maps)
+    return metrics, maps
+
+
+def apply_advantage_maps(advantages: Any, maps: Sequence[AdvantageMap]) -> Any:
+    """``scale * A + shift`` per completion (a tensor of TRL's local advantages, one map per row)."""
+    scale = advantages.new_tensor([m.scale for m in maps])
+    shift = advantages.new_tensor([m.shift for m in maps])
+    return advantages * scale + shift
 
 
 def check_guard_options(threshold: float | None, penalty: float) -> None:

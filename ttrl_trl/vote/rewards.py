@@ -20,9 +20,10 @@ ones kept for training), with ``c(i)`` the answer cluster of vote ``i`` and ``|c
 Consensus band (SRT, arXiv 2505.21444, which trains on the most self-consistent prompts; EMPO's
 entropy band ``delta_low < H < delta_high``, here on the majority ratio, which the trainer
 already logs): a prompt whose winning cluster holds a share of its votes outside
-``[min_majority_ratio, max_majority_ratio]`` gets reward 0 for every vote, hence zero GRPO
-advantage: its pseudo-label is too unreliable (below) or already too settled (above) to learn
-from.
+``[min_majority_ratio, max_majority_ratio]`` gets vote reward 0 for every vote: its pseudo-label
+is too unreliable (below) or already too settled (above) to learn from. The vote then adds no
+GRPO advantage; the advantage is exactly zero only when the vote is the sole reward function
+(extra TRL reward functions still score those completions, and the KL term acts when ``beta > 0``).
 """
 
 from __future__ import annotations
@@ -82,11 +83,15 @@ class RewardRule:
         rng = random.Random(f"{args.seed}-random-control-{rank}") if control == "random" else None
         return cls(args.vote_reward, args.min_majority_ratio, args.max_majority_ratio, control, rng)
 
-    def apply(self, vote: VoteResult) -> tuple[tuple[float, ...], bool]:
+    def apply(
+        self, vote: VoteResult, truth: Any = None, key: str | None = None, step: int | None = None
+    ) -> tuple[tuple[float, ...], bool]:
         """(one reward per vote, whether the prompt fell outside the band and so got 0 everywhere).
 
-        The ``oracle`` control needs the gold answer, so :func:`~ttrl_trl.vote.group_vote.grade_vote`
-        sets its rewards; ``random`` draws here, independently of what each vote says.
+        ``truth`` (the gold answer), ``key`` (the prompt digest) and ``step`` arrive on the rank that
+        decides the vote; the label-free rules here use none of them. The ``oracle`` control needs the
+        gold answer graded, so :func:`~ttrl_trl.vote.group_vote.grade_vote` sets its rewards; ``random``
+        draws here, independently of what each vote says.
         """
         if self.control == "random":
             rng = self.rng or random.Random(0)
