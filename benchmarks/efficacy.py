@@ -40,15 +40,15 @@ from ttrl_trl.training.selection import SELECTION_RULES  # noqa: E402
 # Each variant is a set of demo flags applied on top of the shared ones. Every variant states its reward
 # explicitly, so a later change of the demo's default does not change what a name means.
 VARIANTS: dict[str, str] = {
-    "majority": "--vote_reward majority",
-    "soft": "--vote_reward soft",
-    "oracle": "--control_reward oracle",
-    "random": "--control_reward random",
-    # the guards (ttrl_trl.vote.guards) on top of the demo's reward; their settings are ours, fixed before any run
-    "restrain": "--vote_reward soft --low_consensus_threshold 0.5 --low_consensus_penalty 0.2",
-    "frs": "--vote_reward soft --flip_rate_scaling true",
+    "majority": "--vote_reward majority --flip_rate_scaling false",
+    "soft": "--vote_reward soft --flip_rate_scaling false",
+    "oracle": "--control_reward oracle --flip_rate_scaling false",
+    "random": "--control_reward random --flip_rate_scaling false",
+    # the guards (ttrl_trl.vote.guards) on top of the soft reward; their settings are ours, fixed before any run
+    "restrain": "--vote_reward soft --flip_rate_scaling false --low_consensus_threshold 0.5 --low_consensus_penalty 0.2",
+    "frs": "--vote_reward soft --flip_rate_scaling true",  # the demo's default since seeds 100-102 chose it
 }
-DEFAULT_VARIANTS = ("soft", "oracle", "random", "majority", "restrain", "frs")
+DEFAULT_VARIANTS = ("frs", "oracle", "random", "soft", "majority", "restrain")
 GAIN_GOAL = 0.15  # pass@1 points (as a fraction) a seed must gain to count as a success
 COLLAPSE = 0.05  # a pass@16 drop this large is a collapse
 

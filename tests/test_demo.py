@@ -54,7 +54,7 @@ def test_demo_writes_summary_log_and_curves(demo_run):
     assert summary["options"] == {
         "vote_reward": "soft", "min_majority_ratio": 0.0, "max_majority_ratio": 1.0, "control_reward": None,
         "learning_rate": 4e-5, "low_consensus_threshold": None, "low_consensus_penalty": 0.0,
-        "flip_rate_scaling": False,
+        "flip_rate_scaling": True,
     }  # fmt: skip
     assert summary["threads"] == 1 and summary["config"]["threads"] == "1" and summary["threads_reason"] == "--threads 1"
     for phase in ("before", "after"):

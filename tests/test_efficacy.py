@@ -29,7 +29,8 @@ def efficacy():
 def test_seeds_variants_and_intervals(efficacy):
     assert efficacy.parse_seeds("0-3,2,7") == [0, 1, 2, 3, 7]
     assert efficacy.parse_variants("oracle,random", ["x=--learning_rate 1e-5"]) == {
-        "oracle": "--control_reward oracle", "random": "--control_reward random", "x": "--learning_rate 1e-5",
+        "oracle": "--control_reward oracle --flip_rate_scaling false",
+        "random": "--control_reward random --flip_rate_scaling false", "x": "--learning_rate 1e-5",
     }  # fmt: skip
     ci = efficacy.mean_ci([0.1, 0.2, 0.3])
     assert ci["mean"] == pytest.approx(0.2) and ci["high"] - ci["mean"] == pytest.approx(4.303 * 0.1 / 3**0.5)
