@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -167,21 +165,3 @@ def test_offline_failures_in_fresh_processes(tmp_path: Path, tmp_path_factory: p
         line = _one_error_line(proc.returncode, proc.stderr, command)
         assert all(needle in line for needle in needles), line
     assert set(tmp_path.rglob("*")) == before, "nothing may be written"
-
-
-def test_a_built_wheel_ships_the_benchmark_files(tmp_path: Path) -> None:
-    """A non-editable install reads the names offline too: the files are package data."""
-    source = tmp_path / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, source / name)
-    shutil.copytree(REPO / "ttrl_trl", source / "ttrl_trl", ignore=shutil.ignore_patterns("__pycache__"))
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "w"),
-         str(source)], capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (wheel,) = (tmp_path / "w").glob("ttrl_trl-*.whl")
-    names = set(zipfile.ZipFile(wheel).namelist())
-    for name in [*(f"{n}.json" for n in SHIPPED), "LICENSE", "NOTICE"]:
-        assert f"ttrl_trl/benchmark_data/{name}" in names
