@@ -69,6 +69,13 @@ CASES = {
                                           "--output_dir {out} --trm_delta_max 2.0 --use_vllm true",
                                           ["vllm_importance_sampling_mode='sequence_mask'", "trm_delta_max",
                                            "vllm_importance_sampling_correction: false"]),
+    "train-unknown-control": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} --output_dir {out} "
+                              "--control_reward gold", ["control_reward", "oracle"]),
+    "train-guard-out-of-range": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} --output_dir "
+                                 "{out} --low_consensus_threshold 2", ["low_consensus_threshold must be in (0, 1]"]),
+    "train-selection-score-with-eval-strategy": ("train", "--config {recipe} --model_name_or_path {model} --dataset "
+                                                 "{data} --output_dir {out} --metric_for_best_model ttrl/selection_score "
+                                                 "--eval_strategy steps", ["ttrl/selection_score", "eval_strategy"]),
     "train-trm-with-opsm": ("train", "--config {recipe} --model_name_or_path {model} --dataset {data} --output_dir "
                             "{out} --trm_delta_avg 0.05 --off_policy_mask_threshold 0.5",
                             ["off_policy_mask_threshold", "trm_delta_avg"]),

@@ -14,7 +14,7 @@ from trl import GRPOConfig
 
 from ttrl_trl.evaluation.sampling import sampling_error
 from ttrl_trl.vote.guards import check_guard_options
-from ttrl_trl.vote.rewards import CONTROL_REWARDS, VOTE_REWARDS, check_control_reward, check_vote_reward_options
+from ttrl_trl.vote.rewards import VOTE_REWARDS, check_control_reward, check_vote_reward_options
 
 # Loss types whose aggregation is computed from the completion mask alone, so that a sequence
 # zeroed by TRM stays in the normaliser (checked for TRL 1.16; a new TRL loss type is refused
@@ -144,7 +144,6 @@ class TTRLConfig(GRPOConfig):
         metadata={
             "help": "Efficacy control replacing the vote's reward: 'oracle' (correctness against the gold answer: "
             "GRPO with labels) or 'random' (Bernoulli(0.5) per completion). None (default): TTRL.",
-            "choices": [None, *CONTROL_REWARDS],
         },
     )
 
