@@ -150,12 +150,20 @@ def test_card_reads_new_config_options_generically(tmp_path: Path) -> None:
     from ttrl_trl.training.config import TTRLConfig
 
     @dataclass
-    class WithControl(TTRLConfig):
-        control_reward: str | None = field(default=None, metadata={"help": "A second reward."})
+    class WithLength(TTRLConfig):
+        length_reward: str | None = field(default=None, metadata={"help": "A second reward."})
 
-    card = _card(tmp_path, args_class=WithControl, control_reward="length")
-    assert "Other reward settings: `control_reward: length`." in card
-    assert _table_rows(card, "setting")["`control_reward`"] == "length"
+    card = _card(tmp_path, args_class=WithLength, length_reward="linear")
+    assert "Other reward settings: `length_reward: linear`." in card
+    assert _table_rows(card, "setting")["`length_reward`"] == "linear"
+
+
+def test_card_states_controls_and_guards(tmp_path: Path) -> None:
+    oracle = _card(tmp_path / "o", control_reward="oracle")
+    assert "Efficacy control, not TTRL" in oracle and "No ground-truth answer was used as reward" not in oracle
+    guarded = _card(tmp_path / "g", low_consensus_threshold=0.5, low_consensus_penalty=0.2, flip_rate_scaling=True)
+    assert "below 0.5 got advantage -0.2" in guarded and "Flip-rate-aware scaling" in guarded
+    assert "No ground-truth answer was used as reward" in guarded and "Efficacy control" not in guarded
 
 
 def test_card_is_titled_after_the_model_and_prompts_as_trained(tmp_path: Path) -> None:

@@ -69,7 +69,10 @@ REWARD_RULES = {
     "completion's own answer, 0 without an answer (EMPO's semantic-cluster reward)",
 }
 # Reward fields the sentences below already describe; any other field named *reward* or *guard* is listed.
-DESCRIBED_REWARD_FIELDS = ("vote_reward", "min_majority_ratio", "max_majority_ratio")
+DESCRIBED_REWARD_FIELDS = (
+    "vote_reward", "min_majority_ratio", "max_majority_ratio", "control_reward", "low_consensus_threshold",
+    "low_consensus_penalty", "flip_rate_scaling",
+)  # fmt: skip
 
 
 def plain(value: Any) -> Any:
@@ -172,6 +175,17 @@ def describe_reward(args: Any) -> list[str]:
         )
     else:
         sentences.append(f"Every prompt drew all {n} votes (no adaptive voting).")
+    threshold = getattr(args, "low_consensus_threshold", None)
+    if threshold is not None:
+        sentences.append(
+            f"Low-consensus penalty (RESTRAIN, arXiv 2510.02172): a prompt whose majority ratio was below {threshold} "
+            f"got advantage -{getattr(args, 'low_consensus_penalty', 0.0)} on every completion."
+        )
+    if getattr(args, "flip_rate_scaling", False):
+        sentences.append(
+            "Flip-rate-aware scaling (TTRL-Guard, arXiv 2605.19444): a prompt whose pseudo-label flipped since its "
+            "previous vote had its advantages scaled down (0.5, or 0.35 when its majority ratio was above 0.6)."
+        )
     others = [
         name for name in ttrl_fields(args)
         if ("reward" in name or "guard" in name) and name not in DESCRIBED_REWARD_FIELDS
@@ -181,9 +195,21 @@ def describe_reward(args: Any) -> list[str]:
         sentences.append(
             "Other reward settings: " + ", ".join(f"`{name}: {plain(getattr(args, name))}`" for name in others) + "."
         )
-    sentences.append(
-        "No ground-truth answer was used as reward; gold answers, when the data had them, were only logged."
-    )
+    control = getattr(args, "control_reward", None)
+    if control == "oracle":
+        sentences.append(
+            "**Efficacy control, not TTRL:** `control_reward: oracle` replaced the vote's reward with correctness "
+            "against the gold answers (GRPO with labels)."
+        )
+    else:
+        if control == "random":
+            sentences.append(
+                "**Efficacy control, not TTRL:** `control_reward: random` replaced the vote's reward with a fair coin "
+                "per completion."
+            )
+        sentences.append(
+            "No ground-truth answer was used as reward; gold answers, when the data had them, were only logged."
+        )
     return sentences
 
 
