@@ -71,7 +71,8 @@ class TTRLScriptArguments:
 
 
 class UsageError(ValueError):
-    """Input that cannot work; ``main`` prints it as one line and exits 2, before any model loads."""
+    """Input that cannot work (``main`` prints it as one line and exits 2, before any model loads), or a push at
+    the end that failed (the same line and exit code as ``ttrl_trl.push``, after the model is saved)."""
 
 
 # The options a TTRL user sets most, for the short `--help` (the full list is 1,300+ lines of TRL's).
