@@ -116,6 +116,8 @@ def prepared_for(seed_cfg, seed_dir: Path):
     saved = seed_dir / "prepared.json"
     seed_dir.mkdir(parents=True, exist_ok=True)
     lock = seed_dir / ".preparing"
+    if saved.is_file() and not (seed_dir / "warm" / "config.json").is_file():
+        saved.unlink()  # runs copied without their models (benchmarks/results): warm up again, same seed, same model
     while not saved.is_file():
         try:  # one process prepares a seed; another running other variants of it waits for the result
             lock.touch(exist_ok=False)
