@@ -194,3 +194,12 @@ def cli_error(main: Callable[[list[str]], int | None], argv: Sequence[str], comm
     assert code == 2, stderr
     assert len(lines) == 1 and lines[0].startswith(f"ttrl-{command}: error: "), lines
     return lines[0]
+
+
+def small_layouts():
+    """Every (world size, rows per rank, num_generations) TRL accepts at small sizes: G divides W*B, G >= 2."""
+    for world in (1, 2, 3, 4):
+        for rows in range(1, 9):
+            for group in range(2, 9):
+                if (world * rows) % group == 0:
+                    yield world, rows, group

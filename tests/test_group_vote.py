@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import trl.generation.vllm_generation as vllm_generation
 from helpers import run_ranks
+from helpers import small_layouts as _layouts
 from mp_train import timed_out_vote
 
 from ttrl_trl.vote.group_vote import (
@@ -141,15 +142,6 @@ def _server_generate(all_rank_prompts: list[list[list[int]]], num_generations: i
         _, completion_ids, _, _ = gen.generate(prompts, None, num_generations)
         outputs.append(completion_ids)
     return outputs
-
-
-def _layouts():
-    """Every (world size, rows per rank, num_generations) TRL accepts at small sizes: G divides W*B, G >= 2."""
-    for world in (1, 2, 3, 4):
-        for rows in range(1, 9):
-            for group in range(2, 9):
-                if (world * rows) % group == 0:
-                    yield world, rows, group
 
 
 @pytest.fixture

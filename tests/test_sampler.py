@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from helpers import run_ranks
+from helpers import small_layouts as _layouts
 
 from ttrl_trl.vote.label_history import prompt_key
 from ttrl_trl.vote.rewards import RewardRule
@@ -62,15 +63,6 @@ class RecordingRule(RewardRule):
 
 
 RULE_CALLS: list = []
-
-
-def _layouts():
-    """(world size, rows per rank, num_generations): every one TRL accepts at small sizes (G divides W*B, G >= 2)."""
-    for world in (1, 2, 3, 4):
-        for rows in range(1, 9):
-            for group in range(2, 9):
-                if (world * rows) % group == 0:
-                    yield world, rows, group
 
 
 def _run(world, rows, group, strategy, truths=True, step=3, seed=11):

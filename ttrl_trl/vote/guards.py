@@ -103,9 +103,10 @@ def record_labels(
     vote); then the batch is recorded. Returns the ``ttrl/`` metrics (flip rate, anchor agreement,
     the guards' shares) and one map per group (empty when no guard is on).
     """
-    maps = guard.maps(votes, history.flips(keys, votes)) if guard.enabled else []
+    flips = history.flips(keys, votes)
+    maps = guard.maps(votes, flips) if guard.enabled else []
     metrics: dict[str, float] = {}
-    rate = history.update(keys, votes)
+    rate = history.update(keys, votes, flips)
     if rate is not None:
         metrics["ttrl/label_flip_rate"] = rate
     agreement = history.anchor_agreement(keys, votes)

@@ -48,28 +48,34 @@ class LabelHistory:
         self.last: dict[str, str | None] = {}
         self.first: dict[str, str | None] = {}
 
-    def update(self, keys: Sequence[str], votes: Sequence[VoteResult]) -> float | None:
+    def update(
+        self, keys: Sequence[str], votes: Sequence[VoteResult], flips: Sequence[bool | None] | None = None
+    ) -> float | None:
         """Record ``votes`` (one per prompt key); the share of already-seen prompts whose label changed.
 
         ``None`` when no prompt of the batch was voted before (nothing to compare yet). A prompt
         that appears twice in one batch is compared with its previous occurrence in the batch.
+        ``flips``: this batch's :meth:`flips`, when the caller already has them.
         """
-        flips = [flip for flip in self.flips(keys, votes) if flip is not None]
+        changed = [flip for flip in (self.flips(keys, votes) if flips is None else flips) if flip is not None]
         for key, vote in zip(keys, votes, strict=True):
             self.last[key] = vote.label
             self.first.setdefault(key, vote.label)
-        return sum(flips) / len(flips) if flips else None
+        return sum(changed) / len(changed) if changed else None
 
     def flips(self, keys: Sequence[str], votes: Sequence[VoteResult]) -> list[bool | None]:
         """Per vote: did its prompt's label change since that prompt's previous vote? ``None`` for a first vote.
 
         Reads the history without recording anything (:meth:`update` records).
         """
-        last = dict(self.last)
+        in_batch: dict[str, str | None] = {}  # labels this batch already gave, without copying the history
         result: list[bool | None] = []
         for key, vote in zip(keys, votes, strict=True):
-            result.append(_flipped(last[key], vote) if key in last else None)
-            last[key] = vote.label
+            if key in in_batch or key in self.last:
+                result.append(_flipped(in_batch[key] if key in in_batch else self.last[key], vote))
+            else:
+                result.append(None)
+            in_batch[key] = vote.label
         return result
 
     def anchor_agreement(self, keys: Sequence[str], votes: Sequence[VoteResult]) -> float | None:
