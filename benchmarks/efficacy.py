@@ -15,6 +15,9 @@ excluded). Per seed and variant, three checkpoints side by side: the last, the o
 ``ttrl/selection_score`` prefers (:mod:`ttrl_trl.training.selection`), and the best by the labelled
 evaluation (oracle best); regret = oracle best's pass@1 minus the chosen one's.
 
+On report seeds (outside 100-199, where defaults are chosen) the issue's goals for the demo default are
+measured and each marked met or not met, in ``efficacy.json`` (``goals``) and ``efficacy.md``.
+
 Writes ``efficacy.json``, ``efficacy.md`` and ``efficacy.png`` in ``--output_dir``, prints
 progress, and resumes: a seed's warm-up, and a seed x variant already done, are never redone, so
 several processes may share one output folder on disjoint ``--seeds``.
@@ -22,6 +25,7 @@ several processes may share one output folder on disjoint ``--seeds``.
     python benchmarks/efficacy.py --seeds 0-9 --output_dir outputs/efficacy          # all default variants
     python benchmarks/efficacy.py --seeds 100-104 --variants majority,soft,oracle,random
     python benchmarks/efficacy.py --report outputs/efficacy                          # tables and figure only
+    python benchmarks/efficacy.py --readme README.md       # its <!-- efficacy: DIR --> blocks from DIR's runs
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shlex
 import statistics
 import sys
@@ -49,8 +54,17 @@ VARIANTS: dict[str, str] = {
     "frs": "--vote_reward soft --flip_rate_scaling true",  # the demo's default since seeds 100-102 chose it
 }
 DEFAULT_VARIANTS = ("frs", "oracle", "random", "soft", "majority", "restrain")
+SELECTION_SEEDS = range(100, 200)  # choose defaults here only; the goals are judged on other seeds
+DEMO_DEFAULT = "frs"  # the variant equal to `make demo` without flags (a test checks it against DemoConfig)
 GAIN_GOAL = 0.15  # pass@1 points (as a fraction) a seed must gain to count as a success
 COLLAPSE = 0.05  # a pass@16 drop this large is a collapse
+# The issue's goals for the demo default, on report seeds: each is measured and marked met or not met.
+GAIN_SHARE_GOAL = 0.9  # share of seeds gaining GAIN_GOAL or more
+PASS_K_FLOOR = -0.02  # the worst pass@16 change allowed on any seed
+DEMO_SECONDS_GOAL = 300.0  # wall time of one demo
+ORACLE_SHARE_GOAL = 0.8  # the default's gain as a share of oracle's, on the seeds both ran
+RANDOM_SHARE_LIMIT = 1 / 3  # random's gain as a share of the default's, on the seeds both ran
+REGRET_GOAL = 0.01  # mean regret of the label-free checkpoint choice, pass@1 as a fraction
 
 # Two-sided 95 % Student t quantiles, df = 1..30 (beyond: the normal 1.96).
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -283,6 +297,96 @@ def markdown(table: dict, order: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _paired_means(runs: dict, a: str, b: str, key: str = "pass@1") -> tuple[list[int], float, float]:
+    """Seeds both variants ran, and each one's mean change there (a ratio compares like with like)."""
+    seeds = sorted(set(runs.get(a, {})) & set(runs.get(b, {})))
+    if not seeds:
+        return [], math.nan, math.nan
+    return (
+        seeds,
+        statistics.fmean(runs[a][s]["delta"][key] for s in seeds),
+        statistics.fmean(runs[b][s]["delta"][key] for s in seeds),
+    )
+
+
+def goals(runs: dict, table: dict, default: str = DEMO_DEFAULT) -> list[dict]:
+    """The issue's goals for ``default``, each measured and marked met (True), not met (False) or None (no data).
+
+    Ratios to ``oracle`` and ``random`` use only the seeds both variants ran; the checkpoint goal uses the
+    default's runs (the run a user makes), with every other TTRL run's figure given beside it. Judged only on
+    seeds never used for selection: a report with a selection seed in it has no goals.
+    """
+    if default not in table or any(s in SELECTION_SEEDS for s in table[default]["seeds"]):
+        return []
+    entry = table[default]
+    pass_k = list(entry["delta"])[-1]
+    out: list[dict] = []
+
+    def add(name: str, measured: str, met: bool | None) -> None:
+        out.append({"goal": name, "measured": measured, "met": met})
+
+    n = len(entry["seeds"])
+    add(
+        f"pass@1 +{100 * GAIN_GOAL:.0f} points or more on at least {100 * GAIN_SHARE_GOAL:.0f} % of seeds",
+        f"{100 * entry['gain_share']:.0f} % of {n} seeds (mean {100 * entry['delta']['pass@1']['mean']:+.1f})",
+        entry["gain_share"] >= GAIN_SHARE_GOAL - 1e-9,
+    )
+    add(
+        f"{pass_k} down at most {-100 * PASS_K_FLOOR:.0f} points on every seed",
+        f"worst {100 * entry['worst_pass_k_change']:+.1f} points; {sum(runs[default][s]['delta'][pass_k] >= PASS_K_FLOOR - 1e-9 for s in entry['seeds'])} of {n} seeds within it",
+        entry["worst_pass_k_change"] >= PASS_K_FLOOR - 1e-9,
+    )
+    add(
+        f"one demo in under {DEMO_SECONDS_GOAL / 60:.0f} minutes",
+        f"median {entry['median_seconds']:.0f} s (1 thread, labelled evaluations excluded)",
+        entry["median_seconds"] < DEMO_SECONDS_GOAL,
+    )
+    seeds, mine, oracle = _paired_means(runs, default, "oracle")
+    add(
+        f"gain at least {100 * ORACLE_SHARE_GOAL:.0f} % of oracle's",
+        f"{100 * mine:+.1f} vs {100 * oracle:+.1f} points on {len(seeds)} common seeds ({100 * mine / oracle:.0f} %)"
+        if seeds and oracle > 0 else "no common seed with oracle (or oracle gained nothing)",
+        (mine >= ORACLE_SHARE_GOAL * oracle) if seeds and oracle > 0 else None,
+    )
+    seeds, mine, rand = _paired_means(runs, default, "random")
+    add(
+        "random's gain at most a third of the default's",
+        f"random {100 * rand:+.1f} vs {100 * mine:+.1f} points on {len(seeds)} common seeds" if seeds else "no common seed with random",
+        (rand <= RANDOM_SHARE_LIMIT * mine) if seeds else None,
+    )
+    regret = entry.get("regret")
+    if regret:
+        chosen, last = regret["label_free"]["mean"], regret["last"]["mean"]
+        others = [r for name, by_seed in runs.items() if name not in ("oracle", "random") for r in by_seed.values()]
+        picks = [r["checkpoints"] for r in others if r["checkpoints"]]
+        beside = (
+            f"; all {len(picks)} TTRL runs: {100 * statistics.fmean(p['label_free']['regret'] for p in picks):.1f} vs "
+            f"{100 * statistics.fmean(p['last']['regret'] for p in picks):.1f}"
+        )
+        add(
+            f"label-free checkpoint: mean regret at most {100 * REGRET_GOAL:.0f} point and below the last checkpoint's",
+            f"{100 * chosen:.1f} vs last {100 * last:.1f} points over {regret['label_free']['n']} runs{beside}",
+            chosen <= REGRET_GOAL + 1e-9 and chosen < last,
+        )
+    add(
+        "stretch: mean final pass@1 above mean initial maj@16",
+        f"{entry['after']['pass@1']:.3f} vs {entry['before'][list(entry['delta'])[1]]:.3f}",
+        entry["after"]["pass@1"] > entry["before"][list(entry["delta"])[1]],
+    )
+    return out
+
+
+def goals_markdown(items: list[dict], default: str = DEMO_DEFAULT, seeds: list[int] | None = None) -> str:
+    """One line per goal: what it asks, what was measured, met or not."""
+    if not items:
+        return ""
+    verdict = {True: "**met**", False: "**not met**", None: "not measured"}
+    on = f", seeds {', '.join(map(str, seeds))}" if seeds else ""
+    lines = [f"Goals for the demo default (`{default}`{on}):", ""]
+    lines += [f"* {g['goal']}: {g['measured']}; {verdict[g['met']]}" for g in items]
+    return "\n".join(lines) + "\n"
+
+
 def figure(runs: dict, order: list[str], path: Path) -> None:
     """One dot per seed and variant (change in pass@1 and in pass@k), with each variant's mean and interval."""
     import matplotlib
@@ -309,7 +413,8 @@ def figure(runs: dict, order: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(root: Path) -> dict:
+def build_report(root: Path) -> tuple[dict, str]:
+    """``efficacy.json``'s content and ``efficacy.md``'s text from the finished runs under ``root``."""
     runs = collect(root)
     if not runs:
         raise ProtocolError(f"no finished run under {root} (expected seed*/<variant>/summary.json)")
@@ -318,17 +423,45 @@ def write_report(root: Path) -> dict:
     rules = rule_regrets(runs)
     report = {
         "variants": table,
+        "goals": goals(runs, table),
         "selection_rules": rules,
         "runs": {name: {str(s): r for s, r in runs[name].items()} for name in order},
     }
-    (root / "efficacy.json").write_text(json.dumps(report, indent=2) + "\n")
     rule_lines = ["", "| label-free rule | runs | mean regret (pass@1 points, 95 % CI) |", "|---|---|---|"]
     rule_lines += [
         f"| {rule} | {ci['n']} | {100 * ci['mean']:.1f} [{100 * ci['low']:.1f}, {100 * ci['high']:.1f}] |"
         for rule, ci in rules.items()
     ]
-    (root / "efficacy.md").write_text(markdown(table, order) + "\n".join(rule_lines) + "\n")
-    figure(runs, order, root / "efficacy.png")
+    text = markdown(table, order) + "\n".join(rule_lines) + "\n"
+    if report["goals"]:
+        text += "\n" + goals_markdown(report["goals"], seeds=table[DEMO_DEFAULT]["seeds"])
+    return report, text
+
+
+README_BLOCK = re.compile(r"(<!-- efficacy: (?P<dir>\S+) -->\n)(?P<body>.*?)(<!-- /efficacy -->)", re.S)
+
+
+def refresh_readme(readme: Path, repo: Path) -> list[str]:
+    """Rewrite each ``<!-- efficacy: DIR -->`` ... ``<!-- /efficacy -->`` block of ``readme`` from DIR's runs.
+
+    The README's tables are then the kept runs' report, never a hand copy; returns the folders refreshed.
+    """
+    folders: list[str] = []
+
+    def body(match: re.Match) -> str:
+        folders.append(match["dir"])
+        return match[1] + build_report(repo / match["dir"])[1] + match[4]
+
+    readme.write_text(README_BLOCK.sub(body, readme.read_text()))
+    return folders
+
+
+def write_report(root: Path) -> dict:
+    report, text = build_report(root)
+    (root / "efficacy.json").write_text(json.dumps(report, indent=2) + "\n")
+    (root / "efficacy.md").write_text(text)
+    runs = {name: {int(s): r for s, r in by_seed.items()} for name, by_seed in report["runs"].items()}
+    figure(runs, list(report["runs"]), root / "efficacy.png")
     return report
 
 
@@ -340,8 +473,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", default="outputs/efficacy")
     parser.add_argument("--eval_every", type=int, default=25, help="labelled evaluation every N TTRL steps")
     parser.add_argument("--report", metavar="DIR", help="only (re)write the tables and figure of DIR")
+    parser.add_argument(
+        "--readme", metavar="FILE", help="only rewrite FILE's '<!-- efficacy: DIR -->' blocks from DIR's runs"
+    )
     known, common = parser.parse_known_args(argv)
     try:
+        if known.readme:
+            readme = Path(known.readme)
+            folders = refresh_readme(readme, readme.resolve().parent)
+            print(f"efficacy: {readme}: refreshed {', '.join(folders) or 'no block (none marked)'}")
+            return 0
         if known.report:
             report = write_report(Path(known.report))
             print((Path(known.report) / "efficacy.md").read_text())

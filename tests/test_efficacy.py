@@ -74,3 +74,60 @@ def test_protocol_runs_controls_writes_reports_and_resumes(efficacy, tmp_path):
     stamp = (out / "seed3" / "oracle" / "summary.json").stat().st_mtime_ns
     assert efficacy.main(argv) == 0  # resumed: nothing is redone
     assert (out / "seed3" / "oracle" / "summary.json").stat().st_mtime_ns == stamp
+
+
+def _run(delta1: float, delta_k: float, regret_chosen: float = 0.0, regret_last: float = 0.0) -> dict:
+    before = {"pass@1": 0.4, "maj@16": 0.8, "pass@16": 1.0}
+    delta = {"pass@1": delta1, "maj@16": 0.0, "pass@16": delta_k}
+    return {
+        "before": before,
+        "after": {k: before[k] + delta[k] for k in before},
+        "delta": delta,
+        "seconds": 280.0,
+        "checkpoints": {"last": {"regret": regret_last}, "label_free": {"regret": regret_chosen}},
+    }
+
+
+def test_goals_are_measured_on_common_seeds_and_marked(efficacy):
+    runs = {
+        "frs": {0: _run(0.30, 0.0), 1: _run(0.20, -0.01, 0.02, 0.0), 2: _run(0.10, -0.06)},
+        "oracle": {0: _run(0.30, 0.0), 1: _run(0.30, 0.0)},  # seed 2 missing: ratios use seeds 0-1 only
+        "random": {0: _run(0.10, 0.0), 1: _run(0.09, 0.0)},
+    }
+    table = efficacy.summarize(runs)
+    by_goal = {g["goal"].split(" ")[0]: g for g in efficacy.goals(runs, table, "frs")}
+    assert by_goal["pass@1"]["met"] is False and "67 % of 3 seeds" in by_goal["pass@1"]["measured"]
+    assert by_goal["pass@16"]["met"] is False and "worst -6.0" in by_goal["pass@16"]["measured"]
+    assert by_goal["one"]["met"] is True  # 280 s < 300 s
+    assert by_goal["gain"]["met"] is True and "+25.0 vs +30.0 points on 2 common seeds (83 %)" in by_goal["gain"]["measured"]
+    assert by_goal["random's"]["met"] is False  # 9.5 > 25 / 3
+    assert by_goal["label-free"]["met"] is False  # 0.7 points of regret is not below the last checkpoint's 0
+    assert by_goal["stretch:"]["met"] is False  # 0.4 + 0.2 < 0.8
+    text = efficacy.goals_markdown(efficacy.goals(runs, table, "frs"), "frs")
+    assert text.count("**not met**") == 5 and text.count("**met**") == 2
+    assert efficacy.goals(runs, table, "majority") == []  # a default that did not run: no goals
+
+
+def test_demo_default_variant_is_the_demo_without_flags(efficacy):
+    from ttrl_trl.demo.compare import parse_variants
+    from ttrl_trl.demo.run import DemoConfig
+
+    named = parse_variants([f"x={efficacy.VARIANTS[efficacy.DEMO_DEFAULT]}"], [])["x"]
+    plain = DemoConfig()
+    for field in ("vote_reward", "flip_rate_scaling", "control_reward", "low_consensus_threshold", "low_consensus_penalty"):
+        assert getattr(named, field) == getattr(plain, field), field
+
+
+def test_readme_tables_are_the_kept_runs_report(efficacy, tmp_path):
+    """The README's efficacy tables and goals are what the kept runs give, never a hand copy."""
+    readme = tmp_path / "README.md"
+    readme.write_text((REPO / "README.md").read_text())
+    folders = efficacy.refresh_readme(readme, REPO)
+    assert folders == ["benchmarks/results/efficacy/select", "benchmarks/results/efficacy/report"]
+    assert readme.read_text() == (REPO / "README.md").read_text(), (
+        "README's efficacy blocks are stale: python benchmarks/efficacy.py --readme README.md"
+    )
+    report = (REPO / "README.md").read_text().split("<!-- efficacy: benchmarks/results/efficacy/report -->")[1]
+    assert "Goals for the demo default" in report.split("<!-- /efficacy -->")[0]  # report seeds: goals judged
+    select = (REPO / "README.md").read_text().split("<!-- efficacy: benchmarks/results/efficacy/select -->")[1]
+    assert "Goals" not in select.split("<!-- /efficacy -->")[0]  # selection seeds: never judged
