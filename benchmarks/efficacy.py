@@ -345,13 +345,16 @@ def goals(runs: dict, table: dict, default: str = DEMO_DEFAULT) -> list[dict]:
     add(
         f"gain at least {100 * ORACLE_SHARE_GOAL:.0f} % of oracle's",
         f"{100 * mine:+.1f} vs {100 * oracle:+.1f} points on {len(seeds)} common seeds ({100 * mine / oracle:.0f} %)"
-        if seeds and oracle > 0 else "no common seed with oracle (or oracle gained nothing)",
+        if seeds and oracle > 0
+        else "no common seed with oracle (or oracle gained nothing)",
         (mine >= ORACLE_SHARE_GOAL * oracle) if seeds and oracle > 0 else None,
     )
     seeds, mine, rand = _paired_means(runs, default, "random")
     add(
         "random's gain at most a third of the default's",
-        f"random {100 * rand:+.1f} vs {100 * mine:+.1f} points on {len(seeds)} common seeds" if seeds else "no common seed with random",
+        f"random {100 * rand:+.1f} vs {100 * mine:+.1f} points on {len(seeds)} common seeds"
+        if seeds
+        else "no common seed with random",
         (rand <= RANDOM_SHARE_LIMIT * mine) if seeds else None,
     )
     regret = entry.get("regret")

@@ -99,7 +99,10 @@ def test_goals_are_measured_on_common_seeds_and_marked(efficacy):
     assert by_goal["pass@1"]["met"] is False and "67 % of 3 seeds" in by_goal["pass@1"]["measured"]
     assert by_goal["pass@16"]["met"] is False and "worst -6.0" in by_goal["pass@16"]["measured"]
     assert by_goal["one"]["met"] is True  # 280 s < 300 s
-    assert by_goal["gain"]["met"] is True and "+25.0 vs +30.0 points on 2 common seeds (83 %)" in by_goal["gain"]["measured"]
+    assert (
+        by_goal["gain"]["met"] is True
+        and "+25.0 vs +30.0 points on 2 common seeds (83 %)" in by_goal["gain"]["measured"]
+    )
     assert by_goal["random's"]["met"] is False  # 9.5 > 25 / 3
     assert by_goal["label-free"]["met"] is False  # 0.7 points of regret is not below the last checkpoint's 0
     assert by_goal["stretch:"]["met"] is False  # 0.4 + 0.2 < 0.8
@@ -114,7 +117,13 @@ def test_demo_default_variant_is_the_demo_without_flags(efficacy):
 
     named = parse_variants([f"x={efficacy.VARIANTS[efficacy.DEMO_DEFAULT]}"], [])["x"]
     plain = DemoConfig()
-    for field in ("vote_reward", "flip_rate_scaling", "control_reward", "low_consensus_threshold", "low_consensus_penalty"):
+    for field in (
+        "vote_reward",
+        "flip_rate_scaling",
+        "control_reward",
+        "low_consensus_threshold",
+        "low_consensus_penalty",
+    ):
         assert getattr(named, field) == getattr(plain, field), field
 
 
