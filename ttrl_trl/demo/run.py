@@ -154,6 +154,17 @@ def set_all_seeds(seed: int) -> None:
     set_seed(seed)
 
 
+def eval_sampling(cfg: DemoConfig) -> dict:
+    """The evaluations' sampling settings, shared by :func:`run_eval` and the labelled evaluation during TTRL."""
+    return dict(
+        num_samples=cfg.eval_samples,
+        temperature=cfg.eval_temperature,
+        top_p=1.0,
+        max_new_tokens=cfg.max_completion_length,
+        batch_size=cfg.eval_batch_size,
+    )
+
+
 def run_eval(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> dict:
     """pass@1 (avg@k) and maj@k of the model in ``model_dir``, through ``ttrl_trl.evaluate``."""
     from ttrl_trl.evaluate import EvalConfig, evaluate
@@ -163,12 +174,8 @@ def run_eval(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> dic
             model_name_or_path=str(model_dir),
             dataset=str(problems),
             system_prompt=None,
-            num_samples=cfg.eval_samples,
-            temperature=cfg.eval_temperature,
-            top_p=1.0,
-            max_new_tokens=cfg.max_completion_length,
             seed=cfg.seed,
-            batch_size=cfg.eval_batch_size,
+            **eval_sampling(cfg),
             backend="transformers",
             dtype="float32",
             output_dir=str(out),
@@ -200,14 +207,7 @@ def eval_during_training(cfg: DemoConfig) -> dict:
     """
     if not cfg.eval_every:
         return {}
-    return dict(
-        benchmark_eval_steps=cfg.eval_every,
-        benchmark_eval_num_samples=cfg.eval_samples,
-        benchmark_eval_temperature=cfg.eval_temperature,
-        benchmark_eval_top_p=1.0,
-        benchmark_eval_max_new_tokens=cfg.max_completion_length,
-        benchmark_eval_batch_size=cfg.eval_batch_size,
-    )
+    return {"benchmark_eval_steps": cfg.eval_every} | {f"benchmark_eval_{k}": v for k, v in eval_sampling(cfg).items()}
 
 
 def run_ttrl(cfg: DemoConfig, model_dir: Path, problems: Path, out: Path) -> list[dict]:
